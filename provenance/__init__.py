@@ -1,0 +1,24 @@
+"""provenance: image provenance and deduplication for leaked photo sets.
+
+    >>> from provenance import fingerprint
+    >>> fp = fingerprint("photo.jpg")
+    >>> fp.sha256, fp.hashes["phash"], fp.metadata.get("datetime_original")
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import ProvenanceError  # noqa: E402
+from .fingerprint import SCHEMA, Fingerprint, FingerprintOptions, fingerprint  # noqa: E402
+from .pool import fingerprint_many  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "SCHEMA",
+    "Fingerprint",
+    "FingerprintOptions",
+    "ProvenanceError",
+    "fingerprint",
+    "fingerprint_many",
+]

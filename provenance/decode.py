@@ -1,0 +1,240 @@
+"""Opening images safely and preparing the pixels the perceptual hashes are computed on.
+
+Safety: a pixel limit is enforced from the header, before any pixel is decoded
+(decompression bombs), and every decoder failure becomes a ``ProvenanceError``.
+Speed: JPEGs are decoded at reduced size (libjpeg's DCT scaling through Pillow's
+``draft``) and other formats are box-reduced, to at least ``HASH_MIN_SIDE`` pixels a
+side; ``exact=True`` hashes the full-resolution image instead, as imagehash does.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import CorruptImage, ImageTooLarge, UnidentifiedImage
+
+#: default pixel limit: room for 200 MP phone sensors and 100 MP medium format,
+#: far below the gigapixel headers of decompression bombs
+DEFAULT_MAX_PIXELS = 250_000_000
+
+#: the reduced image the hashes see has at least this many pixels on its shorter side
+HASH_MIN_SIDE = 256
+
+JPEG_FORMATS = frozenset({"JPEG", "MPO"})
+
+# Formats Pillow recognises without a magic number: accepted only with a matching extension,
+# so that documents in a leak are not mistaken for images.
+_WEAK_FORMATS = {"TGA": {".tga", ".icb", ".vda", ".vst"}}
+
+IMAGE_EXTENSIONS = frozenset(
+    ".jpg .jpeg .jpe .jfif .png .apng .gif .webp .tif .tiff .heic .heif .hif .avif .bmp .dib"
+    " .jp2 .j2k .jpx .jxl .dng .cr2 .cr3 .nef .arw .orf .rw2 .raf .psd .ico .tga .pcx .ppm .pgm"
+    " .pbm .pnm .svg .eps .emf .wmf".split()
+)
+
+_MAGIC = (
+    b"\xff\xd8\xff",  # JPEG
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"II*\x00",  # TIFF and most camera raw
+    b"MM\x00*",
+    b"BM",
+    b"\x00\x00\x00\x0cJXL ",
+    b"\xff\x0a",  # JPEG XL codestream
+    b"\x00\x00\x00\x0cjP  ",  # JPEG 2000
+    b"8BPS",  # PSD
+)
+
+_registered = False
+
+
+def register_formats() -> None:
+    """Teach Pillow HEIC/HEIF (pillow-heif); AVIF is Pillow's own. Safe to call repeatedly."""
+    global _registered
+    if _registered:
+        return
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:  # pragma: no cover - pillow-heif is a core dependency
+        pass
+    _registered = True
+
+
+def looks_like_image(name: str | None, data: bytes) -> bool:
+    """Whether a file Pillow could not open still claims to be an image, by magic bytes or extension."""
+    if any(data.startswith(m) for m in _MAGIC):
+        return True
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return True
+    if data[4:8] == b"ftyp" and data[8:12] in {
+        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis",
+    }:
+        return True
+    return bool(name) and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+@contextmanager
+def pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Make Pillow's own decompression-bomb check agree with ``max_pixels`` for the duration."""
+    saved = Image.MAX_IMAGE_PIXELS
+    # Pillow raises above twice this value and warns above it; we check the exact limit ourselves.
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def check_size(size: tuple[int, int], max_pixels: int) -> None:
+    """Refuse an image whose declared size is above the pixel limit."""
+    width, height = size
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"{width}x{height} is {width * height:,} pixels, {_ABOVE_LIMIT.format(max_pixels)}")
+
+
+_ABOVE_LIMIT = "above the limit of {:,} (decompression-bomb guard; raise it with --max-pixels)"
+
+
+def _too_large(exc: Exception, max_pixels: int | None) -> ImageTooLarge:
+    """Pillow's own bomb error, reworded with our limit (Pillow quotes twice its setting)."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    declared = f"the image declares {int(found.group(1)):,} pixels" if found else "the image is too large"
+    return ImageTooLarge(f"{declared}, {_ABOVE_LIMIT.format(max_pixels or 0)}")
+
+
+def open_image(source: bytes | str, name: str | None, max_pixels: int) -> Image.Image:
+    """Open an image lazily (header only) from bytes or a path; raise on anything but a usable header."""
+    register_formats()
+    fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    try:
+        im = Image.open(fp)
+    except Image.DecompressionBombError as exc:
+        raise _too_large(exc, max_pixels) from exc
+    except UnidentifiedImageError as exc:
+        raise UnidentifiedImage("no decoder recognises this file") from exc
+    except Exception as exc:  # decoders raise anything from SyntaxError to struct.error
+        raise UnidentifiedImage(f"unreadable image header: {_describe(exc)}") from exc
+    weak = _WEAK_FORMATS.get(im.format or "")
+    if weak is not None and (not name or os.path.splitext(name)[1].lower() not in weak):
+        im.close()
+        raise UnidentifiedImage(f"only a weak {im.format} signature and no {im.format} file extension")
+    check_size(im.size, max_pixels)
+    return im
+
+
+def orientation(im: Image.Image) -> int | None:
+    """The EXIF orientation recorded in the file (1–8), or None."""
+    if "original_orientation" in im.info:  # pillow-heif: the decoder already applied it
+        value = im.info["original_orientation"]
+    else:
+        try:
+            value = im.getexif().get(0x0112)
+        except Exception:
+            return None
+    return value if isinstance(value, int) and 1 <= value <= 8 else None
+
+
+@dataclass
+class HashingImages:
+    """The pixels perceptual hashes are computed on, oriented for display."""
+
+    #: reduced image (shorter side ≥ HASH_MIN_SIDE where the source allows), native mode
+    reduced: Image.Image
+    #: the full-resolution image, only when exact hashes were asked for
+    full: Image.Image | None
+
+
+def hashing_images(im: Image.Image, *, exact: bool = False) -> HashingImages:
+    """Decode the first frame (reduced unless ``exact``) and apply the EXIF orientation."""
+    if not exact and im.format in JPEG_FORMATS:
+        im.draft(None, (HASH_MIN_SIDE, HASH_MIN_SIDE))
+    load(im)
+    try:
+        oriented = ImageOps.exif_transpose(im)
+    except Exception:  # a damaged EXIF block must not cost us the hashes
+        oriented = im
+    return HashingImages(reduced=reduce_for_hashing(oriented), full=oriented if exact else None)
+
+
+def reduce_for_hashing(im: Image.Image) -> Image.Image:
+    """Box-reduce by 2, 4 or 8, as JPEG DCT scaling would, keeping the shorter side ≥ HASH_MIN_SIDE."""
+    scale = min(im.width // HASH_MIN_SIDE, im.height // HASH_MIN_SIDE)
+    factor = next((f for f in (8, 4, 2) if scale >= f), 1)
+    if factor == 1:
+        return im
+    try:
+        return im.reduce(factor)
+    except (ValueError, NotImplementedError):  # modes Pillow cannot reduce (P, 1, I;16B, ...)
+        return im
+
+
+def load(im: Image.Image) -> None:
+    """Decode the current frame's pixels, turning decoder failures into ``CorruptImage``."""
+    try:
+        im.load()
+    except Image.DecompressionBombError as exc:
+        raise _too_large(exc, Image.MAX_IMAGE_PIXELS) from exc
+    except MemoryError as exc:
+        raise CorruptImage("decoding needs more memory than is available") from exc
+    except Exception as exc:
+        raise CorruptImage(_describe(exc)) from exc
+
+
+def frame_count(im: Image.Image) -> int:
+    """How many frames (pages, layers, burst shots) the file declares; raises CorruptImage if that is unreadable."""
+    try:
+        return int(getattr(im, "n_frames", 1) or 1)
+    except Exception as exc:  # counting walks the file: TIFF IFD chains, PSD layer blocks
+        raise CorruptImage(f"cannot count frames: {_describe(exc)}") from exc
+
+
+def iter_frames(im: Image.Image, max_pixels: int) -> Iterator[Image.Image]:
+    """Every frame of ``im``, decoded, each checked against the pixel limit; ends on frame 0."""
+    count = frame_count(im)
+    try:
+        for index in range(count):
+            if index:
+                try:
+                    im.seek(index)
+                except EOFError:
+                    break
+                except Exception as exc:
+                    raise CorruptImage(f"frame {index}: {_describe(exc)}") from exc
+            check_size(im.size, max_pixels)
+            load(im)
+            yield im
+    finally:
+        if count > 1:
+            try:
+                im.seek(0)
+            except Exception:
+                pass
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """An RGB copy of ``im``, including modes Pillow's ``convert`` refuses (CIELAB)."""
+    if im.mode == "LAB":
+        from PIL import ImageCms
+
+        transform = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"),
+                                            "LAB", "RGB")
+        return ImageCms.applyTransform(im, transform)
+    return im.convert("RGB")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

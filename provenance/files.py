@@ -1,0 +1,167 @@
+"""Walking inputs and reading each file once.
+
+Order is deterministic: inputs in the order given, directories depth-first with
+entries sorted by name. Symlinks met while walking are skipped unless asked for
+(paths named explicitly are always followed, as ``find -H`` does); hidden names
+(starting with ``.``) are skipped unless asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable, Iterator
+
+from .errors import UnreadableFile
+
+#: files larger than this are not held in memory: their digests are streamed and the
+#: image decoder reads the file again on its own (see docs/limits.md)
+DEFAULT_MAX_IN_MEMORY = 512 * 1024 * 1024
+
+_CHUNK = 8 * 1024 * 1024
+
+
+@dataclass
+class WalkStats:
+    """What a walk left out, for the summary line."""
+
+    files: int = 0
+    skipped_symlinks: int = 0
+    skipped_hidden: int = 0
+    unlistable: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WalkError:
+    """A directory that could not be listed; it becomes an error record."""
+
+    path: str
+    message: str
+
+
+def iter_files(
+    inputs: Iterable[str | os.PathLike[str]],
+    *,
+    follow_symlinks: bool = False,
+    include_hidden: bool = False,
+    stats: WalkStats | None = None,
+) -> Iterator[str | WalkError]:
+    """Yield the files under ``inputs`` (files given directly are yielded as they are)."""
+    stats = stats if stats is not None else WalkStats()
+    for item in inputs:
+        path = os.fspath(item)
+        if os.path.isdir(path):
+            ancestors = {_dir_key(path)}
+            yield from _walk(path, follow_symlinks, include_hidden, stats, ancestors)
+        else:
+            stats.files += 1
+            yield path
+
+
+def _dir_key(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
+
+
+def _walk(
+    top: str,
+    follow_symlinks: bool,
+    include_hidden: bool,
+    stats: WalkStats,
+    ancestors: set[tuple[int, int]],
+) -> Iterator[str | WalkError]:
+    try:
+        with os.scandir(top) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        stats.unlistable.append(top)
+        yield WalkError(top, f"cannot list directory: {exc.strerror or exc}")
+        return
+    for entry in entries:
+        if not include_hidden and entry.name.startswith("."):
+            stats.skipped_hidden += 1
+            continue
+        try:
+            is_link = entry.is_symlink()
+            if is_link and not follow_symlinks:
+                stats.skipped_symlinks += 1
+                continue
+            is_dir = entry.is_dir(follow_symlinks=True)
+        except OSError:
+            is_dir = False
+        if is_dir:
+            try:
+                key = _dir_key(entry.path)
+            except OSError as exc:
+                yield WalkError(entry.path, f"cannot list directory: {exc.strerror or exc}")
+                continue
+            if key in ancestors:  # a symlink loop back to a directory being walked
+                stats.skipped_symlinks += 1
+                continue
+            yield from _walk(entry.path, follow_symlinks, include_hidden, stats, ancestors | {key})
+        else:
+            stats.files += 1
+            yield entry.path
+
+
+@dataclass
+class FileData:
+    """One read of one file: its bytes (or ``None`` when too large to hold) and its stat."""
+
+    path: str
+    size: int
+    mtime: str
+    data: bytes | None
+    #: digests computed while streaming a file too large to hold in memory
+    streamed_digests: dict[str, str] | None = None
+
+
+def mtime_iso(st_mtime_ns: int) -> str:
+    """The modification time as ISO 8601 in UTC with microseconds."""
+    seconds, nanos = divmod(st_mtime_ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=nanos // 1000)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def read_file(
+    path: str, *, follow_symlinks: bool = True, max_in_memory: int = DEFAULT_MAX_IN_MEMORY
+) -> FileData:
+    """Read ``path`` once; raise ``UnreadableFile`` for anything that is not a readable regular file."""
+    from .digests import StreamingDigests
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError as exc:
+        raise UnreadableFile(f"file vanished before it could be read: {exc.strerror}") from exc
+    except OSError as exc:
+        raise UnreadableFile(f"cannot open: {exc.strerror or exc}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableFile("not a regular file (device, FIFO or socket); not read")
+        mtime = mtime_iso(st.st_mtime_ns)
+        with os.fdopen(fd, "rb", buffering=0, closefd=False) as fh:
+            if st.st_size <= max_in_memory:
+                chunks = []
+                while True:
+                    chunk = fh.read(max(st.st_size, _CHUNK))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                data = b"".join(chunks)  # no copy when there is one chunk
+                return FileData(path, len(data), mtime, data)
+            digests = StreamingDigests()
+            size = 0
+            while chunk := fh.read(_CHUNK):
+                digests.update(chunk)
+                size += len(chunk)
+            return FileData(path, size, mtime, None, digests.hexdigests())
+    except OSError as exc:
+        raise UnreadableFile(f"read error: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)

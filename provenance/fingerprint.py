@@ -1,0 +1,284 @@
+"""The ``Fingerprint`` record and the one function that fills it from one read of one file."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from PIL import Image
+
+from . import decode
+from .decode import DEFAULT_MAX_PIXELS, JPEG_FORMATS
+from .digests import encoded_image_data_sha256, file_digests, name_digest, pixel_data_sha256
+from .errors import ProvenanceError, UnidentifiedImage
+from .files import DEFAULT_MAX_IN_MEMORY, read_file
+from .hashes import HASH_KINDS, compute_hashes
+from .metadata import (
+    Sources,
+    canonical_fields,
+    exif_to_json,
+    icc_description,
+    png_text,
+    read_exif,
+    read_iptc,
+)
+from .quality import estimate_quality
+from .thumbnail import thumbnail_record
+from .xmp import XmpPacket, scan_xmp, xmp_packet_bytes
+
+#: the value of every record's ``schema`` field; bumped when a field changes meaning
+SCHEMA = "provenance/fingerprint-1"
+
+_MAX_WARNINGS = 20
+
+
+@dataclass(frozen=True)
+class FingerprintOptions:
+    """What to compute and the safety limits; the same for every file of a run."""
+
+    #: add ``exif``: every EXIF tag exifread reads, MakerNotes included
+    details: bool = False
+    #: refuse images that declare more pixels than this, before decoding them
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    #: hash the full-resolution image, bit-identical to imagehash (about 2x slower on large JPEGs)
+    exact_hashes: bool = False
+    #: files above this many bytes are streamed instead of held in memory
+    max_in_memory: int = DEFAULT_MAX_IN_MEMORY
+    #: when False, a path that is a symlink is refused rather than read through
+    follow_symlinks: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FingerprintOptions":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Fingerprint:
+    """Everything provenance knows about one file. Field names are a public contract (docs/fingerprint.md)."""
+
+    path: str | None
+    size: int | None = None
+    mtime: str | None = None
+    kind: str = "other"
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    mode: str | None = None
+    orientation: int | None = None
+    frames: int | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    name_digest: dict | None = None
+    image_data_sha256: str | None = None
+    hashes: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    exif: dict[str, Any] | None = None
+    thumbnail: dict[str, Any] | None = None
+    jpeg_quality: int | None = None
+    error: dict[str, str] | None = None
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready record; ``exif`` appears only when details were asked for."""
+        record: dict[str, Any] = {"schema": SCHEMA}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "exif" and value is None:
+                continue
+            record[f.name] = value
+        return record
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> "Fingerprint":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in known})
+
+    def set_error(self, error_type: str, message: str) -> None:
+        self.error = {"type": error_type, "message": message}
+
+    def note(self, stage: str, message: str, kind: str = "Warning") -> None:
+        entry = {"stage": stage, "type": kind, "message": message}
+        if len(self.warnings) < _MAX_WARNINGS and entry not in self.warnings:
+            self.warnings.append(entry)
+
+
+def fingerprint(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    name: str | None = None,
+    options: FingerprintOptions | None = None,
+    **option_values: Any,
+) -> Fingerprint:
+    """Fingerprint one file (a path) or one in-memory file (bytes, named by ``name``).
+
+    Never raises for a bad file: the record's ``error`` says what went wrong and holds
+    whatever could still be computed. Options may be given as ``options=`` or keywords
+    (``fingerprint(path, details=True)``).
+    """
+    options = options or FingerprintOptions(**option_values)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        record = Fingerprint(path=name, size=len(data))
+        _guarded(record, data, None, name, options)
+        return record
+    path = os.fspath(source)
+    record = Fingerprint(path=path)
+    try:
+        file = read_file(path, follow_symlinks=options.follow_symlinks, max_in_memory=options.max_in_memory)
+    except ProvenanceError as exc:
+        record.set_error(exc.error_type, str(exc))
+        return record
+    record.size, record.mtime = file.size, file.mtime
+    _guarded(record, file.data, file.streamed_digests, path, options)
+    return record
+
+
+def _guarded(record: Fingerprint, data: bytes | None, streamed: dict | None, name: str | None,
+             options: FingerprintOptions) -> None:
+    try:
+        with decode.pixel_limit(options.max_pixels), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _fill(record, data, streamed, name, options)
+        for warning in caught:
+            record.note("decode", str(warning.message), warning.category.__name__)
+    except Exception as exc:  # noqa: BLE001 - a bug of ours must not lose the record either
+        record.set_error("InternalError", f"{type(exc).__name__}: {exc}")
+
+
+def _fill(record: Fingerprint, data: bytes | None, streamed: dict | None, name: str | None,
+          options: FingerprintOptions) -> None:
+    digests = streamed if data is None else file_digests(data)
+    record.md5, record.sha1, record.sha256 = digests["md5"], digests["sha1"], digests["sha256"]
+    record.name_digest = name_digest(name, digests)
+
+    source: bytes | str = data if data is not None else name  # streamed files are re-read by path
+    try:
+        im = decode.open_image(source, name, options.max_pixels)
+    except UnidentifiedImage as exc:
+        head = data[:64] if data is not None else _head(name)
+        if decode.looks_like_image(name, head):
+            record.kind = "image"
+            record.set_error(exc.error_type, str(exc))
+            _fill_metadata(record, None, source, options, None)  # raw and JPEG XL files still carry EXIF
+        return
+    except ProvenanceError as exc:
+        record.kind = "image"
+        record.set_error(exc.error_type, str(exc))
+        _fill_metadata(record, None, source, options, None)
+        return
+
+    with im:
+        record.kind = "image"
+        record.format = im.format
+        record.width, record.height = im.size
+        record.mode = im.mode
+        try:
+            record.frames = decode.frame_count(im)
+        except ProvenanceError as exc:
+            record.note("decode", str(exc))
+        record.orientation = decode.orientation(im)
+        try:
+            decode.check_size(im.size, options.max_pixels)
+        except ProvenanceError as exc:
+            record.set_error(exc.error_type, str(exc))
+            _fill_metadata(record, im, source, options, None)
+            return
+        if im.format in JPEG_FORMATS:
+            record.jpeg_quality = _quietly(record, "jpeg_quality", lambda: estimate_quality(im.quantization))
+        try:
+            _fill_pixels(record, im, data, options)
+        except ProvenanceError as exc:
+            record.set_error(exc.error_type, str(exc))
+        _fill_metadata(record, im, source, options, record.hashes.get("phash"))
+
+
+def _fill_pixels(record: Fingerprint, im: Image.Image, data: bytes | None, options: FingerprintOptions) -> None:
+    """The perceptual hashes (first frame), then ``image_data_sha256``; raises on undecodable pixels.
+
+    Hashes come first so that a multi-frame file damaged after its first frame keeps them.
+    """
+    images = decode.hashing_images(im, exact=options.exact_hashes)
+
+    def failed(kind: str, exc: Exception) -> None:
+        record.note("hashes", f"{kind}: {type(exc).__name__}: {exc}")
+
+    if images.full is not None:
+        kinds = [k for k in HASH_KINDS if k != "pdq"]
+        record.hashes = compute_hashes(images.full, kinds=kinds, on_error=failed)
+        if "pdq" in HASH_KINDS:
+            record.hashes.update(compute_hashes(images.reduced, kinds=["pdq"], on_error=failed))
+    else:
+        record.hashes = compute_hashes(images.reduced, on_error=failed)
+
+    if im.format in JPEG_FORMATS or im.format == "PNG":
+        if data is not None:
+            record.image_data_sha256 = encoded_image_data_sha256(data)
+        else:
+            record.note("image_data", "not computed: the file is above the in-memory limit")
+    else:
+        record.image_data_sha256 = pixel_data_sha256(decode.iter_frames(im, options.max_pixels))
+
+
+def _fill_metadata(record: Fingerprint, im: Image.Image | None, source: bytes | str,
+                   options: FingerprintOptions, main_phash: str | None) -> None:
+    """Canonical metadata, the EXIF details and the thumbnail; ``im`` is None when no decoder opened the file."""
+    notes: list[tuple[str, str]] = []
+    fallbacks = [] if im is None else [lambda: im.info.get("exif"), lambda: im.getexif().tobytes()]
+    tags, messages = read_exif(source, fallbacks)
+    if tags:  # without EXIF, exifread only says so ("File format not recognized.")
+        notes.extend(("exif", m) for m in messages)
+    iptc, xmp, text, icc = {}, None, {}, None
+    if im is not None:
+        iptc = _quietly(record, "iptc", lambda: read_iptc(im)) or {}
+        packet = xmp_packet_bytes(im) or (scan_xmp(source) if isinstance(source, bytes) else None)
+        xmp = _quietly(record, "xmp", lambda: XmpPacket.parse(packet)) if packet else None
+        text = _quietly(record, "png_text", lambda: png_text(im)) or {}
+        icc = im.info.get("icc_profile")
+    record.metadata = canonical_fields(Sources(tags, iptc, xmp, text), notes)
+    if icc:
+        description = _quietly(record, "icc_profile", lambda: icc_description(icc))
+        if description:
+            record.metadata["icc_profile"] = description
+    if options.details:
+        record.exif = exif_to_json(tags)
+    for stage, message in notes:
+        record.note(stage, message)
+
+    thumb = tags.get("JPEGThumbnail")
+    if isinstance(thumb, (bytes, bytearray)) and thumb:
+        displayed = None
+        if record.width and record.height:
+            displayed = (record.width, record.height)
+            if record.orientation in (5, 6, 7, 8) and not (im is not None and "original_orientation" in im.info):
+                displayed = (record.height, record.width)
+        record.thumbnail = _quietly(
+            record,
+            "thumbnail",
+            lambda: thumbnail_record(bytes(thumb), record.orientation, main_phash, displayed, options.max_pixels),
+        )
+
+
+def _quietly(record: Fingerprint, stage: str, compute):
+    """Run one optional step; a failure becomes a warning on the record, never a lost record."""
+    try:
+        return compute()
+    except Exception as exc:  # noqa: BLE001
+        record.note(stage, f"{type(exc).__name__}: {exc}")
+        return None
+
+
+def _head(path: str | None) -> bytes:
+    if not path:
+        return b""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(64)
+    except OSError:
+        return b""

@@ -1,0 +1,61 @@
+"""CSV: a flat table of the main fingerprint fields, one row per file, for spreadsheets."""
+
+from __future__ import annotations
+
+import csv
+from typing import IO, Any
+
+COLUMNS = [
+    "path", "size", "mtime", "kind", "format", "width", "height", "mode", "orientation", "frames",
+    "md5", "sha1", "sha256", "name_digest_algorithm", "name_digest_matches", "image_data_sha256",
+    "phash", "dhash", "ahash", "whash", "colorhash", "pdq", "pdq_quality", "jpeg_quality",
+    "make", "model", "software", "datetime_original", "gps_latitude", "gps_longitude",
+    "thumbnail_phash_distance", "error_type", "error_message", "warnings",
+]  # fmt: skip
+
+# A cell a spreadsheet would run as a formula; text from leaks must stay text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def flatten(record: dict) -> dict[str, Any]:
+    """One CSV row of a fingerprint record."""
+    hashes = record.get("hashes") or {}
+    metadata = record.get("metadata") or {}
+    name = record.get("name_digest") or {}
+    thumb = record.get("thumbnail") or {}
+    error = record.get("error") or {}
+    row = {key: record.get(key) for key in COLUMNS if key in record}
+    row.update({k: hashes.get(k) for k in ("phash", "dhash", "ahash", "whash", "colorhash", "pdq", "pdq_quality")})
+    row.update({k: metadata.get(k) for k in ("make", "model", "software", "datetime_original",
+                                              "gps_latitude", "gps_longitude")})
+    row["name_digest_algorithm"] = name.get("algorithm")
+    row["name_digest_matches"] = name.get("matches")
+    row["thumbnail_phash_distance"] = thumb.get("phash_distance")
+    row["error_type"] = error.get("type")
+    row["error_message"] = error.get("message")
+    row["warnings"] = len(record.get("warnings") or [])
+    return {key: _cell(row.get(key)) for key in COLUMNS}
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class FingerprintCsvWriter:
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
+        self.writer.writeheader()
+
+    def write(self, record: dict) -> None:
+        self.writer.writerow(flatten(record))
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.flush()
