@@ -65,7 +65,7 @@ def main() -> None:
 @contextlib.contextmanager
 def _output(path: str, fmt: str) -> Iterator[IO[str]]:
     if path == "-":
-        yield click.get_text_stream("stdout")
+        yield sys.stdout
         return
     with open(path, "w", encoding="utf-8", errors="backslashreplace", newline="") as stream:
         yield stream

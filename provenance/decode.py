@@ -3,8 +3,9 @@
 Safety: a pixel limit is enforced from the header, before any pixel is decoded
 (decompression bombs), and every decoder failure becomes a ``ProvenanceError``.
 Speed: JPEGs are decoded at reduced size (libjpeg's DCT scaling through Pillow's
-``draft``) and other formats are box-reduced, to at least ``HASH_MIN_SIDE`` pixels a
-side; ``exact=True`` hashes the full-resolution image instead, as imagehash does.
+``draft``), to at least ``HASH_MIN_SIDE`` pixels a side; other formats are decoded in
+full anyway, and a box-reduced copy serves the hashes that cost most at full size.
+``exact=True`` decodes JPEGs in full too.
 """
 
 from __future__ import annotations
@@ -151,33 +152,38 @@ def orientation(im: Image.Image) -> int | None:
 class HashingImages:
     """The pixels perceptual hashes are computed on, oriented for display."""
 
-    #: reduced image (shorter side ≥ HASH_MIN_SIDE where the source allows), native mode
+    #: reduced image (shorter side >= HASH_MIN_SIDE where the source allows), native mode
     reduced: Image.Image
-    #: the full-resolution image, only when exact hashes were asked for
+    #: the full-resolution image when it was decoded anyway (formats without DCT scaling) or asked for
     full: Image.Image | None
 
 
 def hashing_images(im: Image.Image, *, exact: bool = False) -> HashingImages:
-    """Decode the first frame (reduced unless ``exact``) and apply the EXIF orientation."""
-    if not exact and im.format in JPEG_FORMATS:
+    """Decode the first frame (JPEG at reduced size unless ``exact``) and apply the EXIF orientation."""
+    scaled = not exact and im.format in JPEG_FORMATS
+    if scaled:
         im.draft(None, (HASH_MIN_SIDE, HASH_MIN_SIDE))
     load(im)
     try:
         oriented = ImageOps.exif_transpose(im)
     except Exception:  # a damaged EXIF block must not cost us the hashes
         oriented = im
-    return HashingImages(reduced=reduce_for_hashing(oriented), full=oriented if exact else None)
+    return HashingImages(reduced=reduce_for_hashing(oriented), full=None if scaled else oriented)
+
+
+# Averaging is meaningless for palette indices and bilevel pixels.
+_REDUCIBLE_MODES = frozenset({"L", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "I", "F"})
 
 
 def reduce_for_hashing(im: Image.Image) -> Image.Image:
-    """Box-reduce by 2, 4 or 8, as JPEG DCT scaling would, keeping the shorter side ≥ HASH_MIN_SIDE."""
+    """Box-reduce by 2, 4 or 8, as JPEG DCT scaling would, keeping the shorter side >= HASH_MIN_SIDE."""
     scale = min(im.width // HASH_MIN_SIDE, im.height // HASH_MIN_SIDE)
     factor = next((f for f in (8, 4, 2) if scale >= f), 1)
-    if factor == 1:
+    if factor == 1 or im.mode not in _REDUCIBLE_MODES:
         return im
     try:
         return im.reduce(factor)
-    except (ValueError, NotImplementedError):  # modes Pillow cannot reduce (P, 1, I;16B, ...)
+    except (ValueError, NotImplementedError):
         return im
 
 

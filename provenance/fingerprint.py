@@ -32,6 +32,7 @@ from .xmp import XmpPacket, scan_xmp, xmp_packet_bytes
 SCHEMA = "provenance/fingerprint-1"
 
 _MAX_WARNINGS = 20
+_HASH_ORDER = ("phash", "dhash", "ahash", "whash", "colorhash", "pdq", "pdq_quality")
 
 
 @dataclass(frozen=True)
@@ -209,13 +210,16 @@ def _fill_pixels(record: Fingerprint, im: Image.Image, data: bytes | None, optio
     def failed(kind: str, exc: Exception) -> None:
         record.note("hashes", f"{kind}: {type(exc).__name__}: {exc}")
 
-    if images.full is not None:
-        kinds = [k for k in HASH_KINDS if k != "pdq"]
-        record.hashes = compute_hashes(images.full, kinds=kinds, on_error=failed)
-        if "pdq" in HASH_KINDS:
-            record.hashes.update(compute_hashes(images.reduced, kinds=["pdq"], on_error=failed))
-    else:
-        record.hashes = compute_hashes(images.reduced, on_error=failed)
+    # Which pixels each hash sees (docs/limits.md): the full image when it is decoded anyway
+    # for the cheap hashes; the reduced one for the costly ones unless exact hashes were asked for.
+    full = images.full or images.reduced
+    costly = full if options.exact_hashes else images.reduced
+    plan = {"phash": full, "dhash": full, "ahash": full, "whash": costly, "colorhash": costly, "pdq": images.reduced}
+    hashes: dict[str, Any] = {}
+    for pixels in (full, images.reduced) if full is not images.reduced else (full,):
+        kinds = [k for k in HASH_KINDS if plan[k] is pixels]  # one grayscale conversion per image
+        hashes.update(compute_hashes(pixels, kinds=kinds, on_error=failed))
+    record.hashes = {k: hashes[k] for k in _HASH_ORDER if k in hashes}
 
     if im.format in JPEG_FORMATS or im.format == "PNG":
         if data is not None:

@@ -1,0 +1,46 @@
+"""Shared test fixtures: the bundled fixtures/ folder and, when present, ../shared/corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+CORPUS = Path(os.environ.get("PROVENANCE_CORPUS", ROOT.parent / "shared" / "corpus"))
+SCHEMA_PATH = ROOT / "docs" / "schema" / "fingerprint.schema.json"
+
+LEAK_FILES = sorted((FIXTURES / "leak").iterdir())
+ARTICLE_FILES = sorted((FIXTURES / "article").iterdir())
+METADATA_FILES = sorted((FIXTURES / "metadata").iterdir())
+IMAGE_FIXTURES = [p for p in LEAK_FILES + ARTICLE_FILES + METADATA_FILES if p.suffix != ".txt"]
+
+#: the leak file whose name is its original's MD5 but whose EXIF was removed
+MISNAMED = FIXTURES / "leak" / "0adc4258c90cff58c2909ce560d637fe.jpg"
+
+
+def corpus_path(*parts: str) -> Path:
+    """A path in ../shared/corpus; skips the test (with the reason) when the corpus is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"../shared/corpus not found at {CORPUS} (set PROVENANCE_CORPUS to run corpus checks)")
+    return CORPUS.joinpath(*parts)
+
+
+@pytest.fixture(scope="session")
+def schema_validator():
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+@pytest.fixture(scope="session")
+def fixture_oracle() -> dict:
+    """ExifTool's readings of the fixture copies, keyed by path relative to fixtures/."""
+    return json.loads((FIXTURES / "exiftool-oracle.json").read_text())
+
+
+def ids(paths):
+    return [p.name for p in paths]
