@@ -83,7 +83,7 @@ def _output(path: str, fmt: str) -> Iterator[IO[str]]:
 @click.option("--follow-symlinks", is_flag=True, help="Follow symlinks met while walking directories.")
 @click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories.")
 @click.option("--exact-hashes", is_flag=True,
-              help="Hash full-resolution pixels: bit-identical to imagehash, about 2x slower on large JPEGs.")
+              help="Decode JPEGs in full so pHash/dHash/aHash are bit-identical to imagehash (slower).")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse images declaring more pixels than this (decompression bombs).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,

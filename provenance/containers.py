@@ -46,9 +46,10 @@ def _iter_one_stream(data: bytes, pos: int) -> Iterator[Span]:
     n = len(data)
     while pos < n:
         start = pos
-        if data[pos] != 0xFF:  # stray bytes between segments: keep them as data
-            nxt = data.find(b"\xff", pos)
-            end = n if nxt < 0 else nxt
+        if data[pos] != 0xFF or (pos + 1 < n and (data[pos + 1] == 0x00 or 0xD0 <= data[pos + 1] <= 0xD7)):
+            # entropy-coded bytes outside a proper scan (damaged files): keep them as data, up to the next marker
+            found = _SCAN_END.search(data, pos)
+            end = found.start() if found else n
             yield Span(None, start, end)
             pos = end
             continue
@@ -61,8 +62,8 @@ def _iter_one_stream(data: bytes, pos: int) -> Iterator[Span]:
         if marker == 0xD9:
             yield Span(marker, start, pos + 2)
             return pos + 2
-        if marker in _STANDALONE or marker == 0x00:
-            yield Span(marker if marker else None, start, pos + 2)
+        if marker in _STANDALONE:
+            yield Span(marker, start, pos + 2)
             pos += 2
             continue
         if pos + 4 > n:

@@ -43,7 +43,7 @@ class FingerprintOptions:
     details: bool = False
     #: refuse images that declare more pixels than this, before decoding them
     max_pixels: int = DEFAULT_MAX_PIXELS
-    #: hash the full-resolution image, bit-identical to imagehash (about 2x slower on large JPEGs)
+    #: decode JPEGs in full so pHash, dHash and aHash are bit-identical to imagehash's (slower on large JPEGs)
     exact_hashes: bool = False
     #: files above this many bytes are streamed instead of held in memory
     max_in_memory: int = DEFAULT_MAX_IN_MEMORY
@@ -210,11 +210,11 @@ def _fill_pixels(record: Fingerprint, im: Image.Image, data: bytes | None, optio
     def failed(kind: str, exc: Exception) -> None:
         record.note("hashes", f"{kind}: {type(exc).__name__}: {exc}")
 
-    # Which pixels each hash sees (docs/limits.md): the full image when it is decoded anyway
-    # for the cheap hashes; the reduced one for the costly ones unless exact hashes were asked for.
+    # Which pixels each hash sees (docs/limits.md): pHash, dHash and aHash, the ones exchanged in
+    # lists, see the full image whenever it was decoded; the costly ones always see the reduced image.
     full = images.full or images.reduced
-    costly = full if options.exact_hashes else images.reduced
-    plan = {"phash": full, "dhash": full, "ahash": full, "whash": costly, "colorhash": costly, "pdq": images.reduced}
+    plan = {"phash": full, "dhash": full, "ahash": full, "whash": images.reduced, "colorhash": images.reduced,
+            "pdq": images.reduced}
     hashes: dict[str, Any] = {}
     for pixels in (full, images.reduced) if full is not images.reduced else (full,):
         kinds = [k for k in HASH_KINDS if plan[k] is pixels]  # one grayscale conversion per image
@@ -235,17 +235,19 @@ def _fill_metadata(record: Fingerprint, im: Image.Image | None, source: bytes | 
     """Canonical metadata, the EXIF details and the thumbnail; ``im`` is None when no decoder opened the file."""
     notes: list[tuple[str, str]] = []
     fallbacks = [] if im is None else [lambda: im.info.get("exif"), lambda: im.getexif().tobytes()]
-    tags, messages = read_exif(source, fallbacks)
+    tags, messages = read_exif(source, fallbacks, details=options.details)
     if tags:  # without EXIF, exifread only says so ("File format not recognized.")
         notes.extend(("exif", m) for m in messages)
-    iptc, xmp, text, icc = {}, None, {}, None
+    iptc, xmp, text, icc, comment = {}, None, {}, None, None
     if im is not None:
+        if "EXIF UserComment" not in tags:
+            comment = _quietly(record, "exif", lambda: im.getexif().get_ifd(0x8769).get(0x9286))
         iptc = _quietly(record, "iptc", lambda: read_iptc(im)) or {}
         packet = xmp_packet_bytes(im) or (scan_xmp(source) if isinstance(source, bytes) else None)
         xmp = _quietly(record, "xmp", lambda: XmpPacket.parse(packet)) if packet else None
         text = _quietly(record, "png_text", lambda: png_text(im)) or {}
         icc = im.info.get("icc_profile")
-    record.metadata = canonical_fields(Sources(tags, iptc, xmp, text), notes)
+    record.metadata = canonical_fields(Sources(tags, iptc, xmp, text, comment), notes)
     if icc:
         description = _quietly(record, "icc_profile", lambda: icc_description(icc))
         if description:

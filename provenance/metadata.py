@@ -36,8 +36,11 @@ class _Collect(logging.Handler):
             self.messages.append(record.getMessage())
 
 
-def read_exif(source: bytes | str, fallback_blobs: Iterable[Callable[[], bytes | None]] = ()) -> tuple[dict, list[str]]:
-    """Every EXIF tag exifread finds in the file, MakerNotes included, and the warnings it logged.
+def read_exif(
+    source: bytes | str, fallback_blobs: Iterable[Callable[[], bytes | None]] = (), *, details: bool = False
+) -> tuple[dict, list[str]]:
+    """The EXIF tags exifread finds in the file (MakerNotes and UserComment only with ``details``,
+    because decoding MakerNotes can cost more than decoding the pixels) and the warnings it logged.
 
     When exifread finds none in the file itself (formats or damage it cannot walk), each
     fallback is asked in turn for a raw EXIF block (as Pillow extracted or rebuilt it);
@@ -51,7 +54,7 @@ def read_exif(source: bytes | str, fallback_blobs: Iterable[Callable[[], bytes |
     if isinstance(source, (bytes, bytearray)):
         blobs.append(lambda: carve_exif(source))
     try:
-        tags = _process_guarded(source, collector, "the file")
+        tags = _process_guarded(source, collector, "the file", details)
         for blob_of in blobs:
             if has_exif(tags):
                 break
@@ -62,26 +65,25 @@ def read_exif(source: bytes | str, fallback_blobs: Iterable[Callable[[], bytes |
                 continue
             if blob:
                 block = blob[6:] if blob.startswith(b"Exif\x00\x00") else blob
-                tags = _process_guarded(block, collector, "the EXIF block") or tags
+                tags = _process_guarded(block, collector, "the EXIF block", details) or tags
     finally:
         logger.removeHandler(collector)
         logger.propagate = saved_propagate
     return tags, collector.messages
 
 
-def _process_guarded(source: bytes | str, collector: _Collect, what: str) -> dict:
+def _process_guarded(source: bytes | str, collector: _Collect, what: str, details: bool) -> dict:
     # MakerNotes are where exifread breaks most; without them the standard tags still count
-    for details in (True, False):
+    for attempt in (True, False) if details else (False,):
         try:
-            return _process(source, details)
+            return _process(source, attempt)
         except Exception as exc:  # noqa: BLE001 - exifread raises anything on damaged files
-            without = "" if details else " even without MakerNotes"
+            without = " even without MakerNotes" if details and not attempt else ""
             collector.messages.append(f"exifread could not read {what}{without}: {type(exc).__name__}: {exc}")
     return {}
 
 
 def _process(source: bytes | str, details: bool) -> dict:
-    # details=False would also drop UserComment, so it is only the fallback
     if isinstance(source, (bytes, bytearray)):
         return exifread.process_file(io.BytesIO(source), details=details, extract_thumbnail=True)
     with open(source, "rb") as fh:
@@ -278,6 +280,8 @@ def user_comment(values: Any) -> str | None:
     """Decode EXIF UserComment: an 8-byte character code then the text."""
     if isinstance(values, str):
         return clean_text(values)
+    if isinstance(values, (bytes, bytearray)):
+        values = list(values)
     if not isinstance(values, list) or not all(isinstance(v, int) for v in values):
         return None
     raw = bytes(v & 0xFF for v in values)
@@ -308,6 +312,8 @@ class Sources:
     iptc: dict[str, Any]
     xmp: xmp_module.XmpPacket | None
     png_text: dict[str, str]
+    #: EXIF UserComment as Pillow read it (exifread skips it unless asked for details)
+    user_comment: bytes | None = None
 
 
 def _exif(name: str, convert: Callable[[Any], Any] = clean_text):
@@ -421,7 +427,7 @@ FIELD_SOURCES: dict[str, list[Callable[[Sources], Any]]] = {
     "artist": [_exif("Image Artist"), _xmp("tiff:Artist"), _png("Author")],
     "copyright": [_exif("Image Copyright"), _iptc("copyright"), _xmp("dc:rights"), _png("Copyright")],
     "image_description": [_exif("Image ImageDescription"), _png("Description")],
-    "user_comment": [_exif("EXIF UserComment", user_comment)],
+    "user_comment": [_exif("EXIF UserComment", user_comment), lambda s: user_comment(s.user_comment)],
     "caption": [_iptc("caption"), _xmp("dc:description")],
     "headline": [_iptc("headline"), _xmp("photoshop:Headline")],
     "keywords": [_iptc("keywords"), _xmp_list("dc:subject")],

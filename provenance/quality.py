@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import numpy as np
+
 # ITU-T T.81 Annex K tables, as libjpeg's jcparam.c scales them (natural order).
 _STD_LUMINANCE = (
     16, 11, 10, 16, 24, 40, 51, 61,
@@ -29,9 +31,10 @@ def scaled_table(base: Sequence[int], quality: int) -> list[int]:
     return [min(255, max(1, (q * scale + 50) // 100)) for q in base]
 
 
-_CANDIDATES = {
-    q: (scaled_table(_STD_LUMINANCE, q), scaled_table(_STD_CHROMINANCE, q)) for q in range(1, 101)
-}
+# rows: quality 1..100; columns: the 64 luminance then the 64 chrominance entries
+_CANDIDATES = np.array(
+    [scaled_table(_STD_LUMINANCE, q) + scaled_table(_STD_CHROMINANCE, q) for q in range(1, 101)], dtype=np.int32
+)
 
 
 def estimate_quality(tables: Mapping[int, Sequence[int]] | None) -> int | None:
@@ -46,11 +49,6 @@ def estimate_quality(tables: Mapping[int, Sequence[int]] | None) -> int | None:
     chroma = list(tables[1]) if 1 in tables else None
     if len(luma) != 64 or (chroma is not None and len(chroma) != 64):
         return None
-    best_quality, best_error = None, None
-    for quality, (std_luma, std_chroma) in _CANDIDATES.items():
-        error = sum(abs(a - b) for a, b in zip(luma, std_luma))
-        if chroma is not None:
-            error += sum(abs(a - b) for a, b in zip(chroma, std_chroma))
-        if best_error is None or error < best_error:
-            best_quality, best_error = quality, error
-    return best_quality
+    actual = np.array(luma + (chroma or []), dtype=np.int32)
+    errors = np.abs(_CANDIDATES[:, : actual.size] - actual).sum(axis=1)
+    return int(np.argmin(errors)) + 1  # ties go to the lower quality, as the first minimum
