@@ -22,6 +22,7 @@ import hashlib
 import io
 import os
 import statistics
+import logging
 import sys
 import time
 import warnings
@@ -34,6 +35,9 @@ from PIL import Image
 from provenance import FingerprintOptions, fingerprint_many
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# the naive loop's exifread warnings about damaged MakerNotes would bury the figures
+logging.getLogger("exifread").setLevel(logging.ERROR)
 
 
 def floor(paths):
