@@ -1,0 +1,280 @@
+"""Hamming-distance search over fixed-length binary hashes, behind one small interface.
+
+Hashes are rows of a ``(n, words)`` ``uint64`` array (a 64-bit pHash is one word, a 256-bit
+PDQ four). Two structures answer the same questions:
+
+- ``BruteForceIndex``: XOR and popcount against every row; the baseline and the oracle.
+- ``MultiIndexHash``: multi-index hashing (Norouzi, Punjani and Fleet, 2012). The hash is cut
+  into 16-bit blocks; if two hashes are within distance ``d``, one block is within
+  ``d // blocks`` (pigeonhole), so only the rows whose block value is that close to the
+  query's are verified. Measured in ``benchmarks/bench_search.py``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import combinations
+from math import comb
+from typing import Protocol
+
+import numpy as np
+
+
+def hex_to_words(hex_hashes: list[str] | tuple[str, ...], bits: int) -> np.ndarray:
+    """Hex strings (imagehash / PDQ style, most significant digit first) → ``(n, bits // 64)`` uint64."""
+    words = bits // 64
+    out = np.empty((len(hex_hashes), words), dtype=np.uint64)
+    for row, text in enumerate(hex_hashes):
+        value = int(text, 16)
+        for w in range(words):
+            out[row, words - 1 - w] = (value >> (64 * w)) & 0xFFFFFFFFFFFFFFFF
+    return out
+
+
+def words_to_hex(row: np.ndarray) -> str:
+    """One row of words back to its hex string."""
+    return "".join(f"{int(w):016x}" for w in row)
+
+
+def popcount_distance(hashes: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Hamming distance from ``query`` (``(words,)``) to every row of ``hashes``."""
+    return np.bitwise_count(hashes ^ query).sum(axis=1, dtype=np.int32)
+
+
+def _bit_field(hashes: np.ndarray, first: int, size: int) -> np.ndarray:
+    """Bits ``first .. first + size - 1`` of every row (bit 0 the most significant) as int64."""
+    word, offset = divmod(first, 64)
+    mask = np.uint64((1 << size) - 1)
+    if offset + size <= 64:
+        return ((hashes[:, word] >> np.uint64(64 - offset - size)) & mask).astype(np.int64)
+    low = offset + size - 64  # bits taken from the next word
+    high = (hashes[:, word] << np.uint64(low)) | (hashes[:, word + 1] >> np.uint64(64 - low))
+    return (high & mask).astype(np.int64)
+
+
+class HammingIndex(Protocol):
+    """What the index, dedup and matching need from a search structure."""
+
+    bits: int
+
+    def __len__(self) -> int: ...
+
+    def search(self, query: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers within ``max_distance`` of ``query`` and their distances, nearest first."""
+        ...
+
+    def pairs(self, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every pair of rows ``i < j`` within ``max_distance``: ``(i, j, distance)``."""
+        ...
+
+
+def _sorted_result(rows: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.lexsort((rows, distances))
+    return rows[order].astype(np.int64), distances[order]
+
+
+class BruteForceIndex:
+    """Linear scan: exact, simple, and fast enough up to about a million hashes."""
+
+    def __init__(self, hashes: np.ndarray) -> None:
+        self.hashes = np.ascontiguousarray(hashes, dtype=np.uint64).reshape(len(hashes), -1)
+        self.bits = 64 * self.hashes.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def search(self, query: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+        distances = popcount_distance(self.hashes, np.asarray(query, dtype=np.uint64))
+        rows = np.flatnonzero(distances <= max_distance)
+        return _sorted_result(rows, distances[rows])
+
+    def pairs(self, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        found_i, found_j, found_d = [], [], []
+        for i in range(len(self.hashes) - 1):
+            distances = popcount_distance(self.hashes[i + 1 :], self.hashes[i])
+            js = np.flatnonzero(distances <= max_distance)
+            found_i.append(np.full(len(js), i, dtype=np.int64))
+            found_j.append(js + i + 1)
+            found_d.append(distances[js])
+        return _concat_pairs(found_i, found_j, found_d)
+
+
+def _concat_pairs(found_i, found_j, found_d) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not found_i:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32)
+    return (np.concatenate(found_i).astype(np.int64), np.concatenate(found_j).astype(np.int64),
+            np.concatenate(found_d).astype(np.int32))
+
+
+@lru_cache(maxsize=None)
+def _flip_masks(width: int, radius: int) -> np.ndarray:
+    """Every ``width``-bit value with at most ``radius`` bits set."""
+    masks = [0]
+    for r in range(1, radius + 1):
+        for bits in combinations(range(width), r):
+            masks.append(sum(1 << b for b in bits))
+    return np.array(masks, dtype=np.int64)
+
+
+def _mask_count(width: int, radius: int) -> int:
+    return sum(comb(width, r) for r in range(radius + 1))
+
+
+#: the cost of probing one block value, relative to verifying one candidate (measured, numpy)
+_LOOKUP_COST = 2.0
+#: wider blocks would need offset tables of more than 2**24 entries each
+MAX_BLOCK_BITS = 24
+#: the per-block tables of row offsets may take at most this many entries in all
+_MAX_TABLE_ENTRIES = 1 << 24
+
+
+def _layout_fits(bits: int, blocks: int) -> bool:
+    wide = -(-bits // blocks)
+    return 1 <= blocks <= bits and wide <= MAX_BLOCK_BITS and blocks * (1 << wide) <= _MAX_TABLE_ENTRIES
+
+
+def choose_blocks(bits: int, count: int, distance: int) -> int:
+    """How many blocks to cut a hash into: the fewest lookups plus expected candidates for ``distance``.
+
+    Norouzi et al. suggest blocks of about log2(n) bits; this picks by the same cost model,
+    among blocks of 8 to 24 bits, within a memory budget for the offset tables.
+    """
+    best, best_cost = bits // 8, None
+    for blocks in range(1, bits // 8 + 1):
+        narrow, wide = bits // blocks, -(-bits // blocks)
+        if not _layout_fits(bits, blocks):
+            continue
+        cost = blocks * _mask_count(wide, distance // blocks) * (_LOOKUP_COST + count / (1 << narrow))
+        if best_cost is None or cost < best_cost:
+            best, best_cost = blocks, cost
+    return best
+
+
+class MultiIndexHash:
+    """Multi-index hashing: exact results from a sublinear set of candidates.
+
+    ``distance`` is the search radius the block width is tuned for; any radius works.
+    """
+
+    def __init__(self, hashes: np.ndarray, distance: int = 10, blocks: int | None = None) -> None:
+        self.hashes = np.ascontiguousarray(hashes, dtype=np.uint64).reshape(len(hashes), -1)
+        self.bits = 64 * self.hashes.shape[1]
+        self.blocks = blocks or choose_blocks(self.bits, len(self.hashes), distance)
+        if not _layout_fits(self.bits, self.blocks):
+            raise ValueError(f"{self.blocks} blocks of a {self.bits}-bit hash need too large offset tables")
+        # near-equal blocks covering every bit: (first bit, width), bit 0 the most significant
+        sizes = [self.bits // self.blocks + (i < self.bits % self.blocks) for i in range(self.blocks)]
+        self._layout = [(sum(sizes[:i]), size) for i, size in enumerate(sizes)]
+        self._keys = self._block_values(self.hashes)  # (n, blocks) int64
+        index_type = np.int32 if len(self.hashes) < 2**31 else np.int64
+        self._order: list[np.ndarray] = []
+        self._offsets: list[np.ndarray] = []
+        self._sorted: list[np.ndarray] = []
+        for b, (_, size) in enumerate(self._layout):  # rows sorted by block value, and where each value starts
+            keys = self._keys[:, b]
+            order = np.argsort(keys, kind="stable")
+            self._order.append(order.astype(index_type))
+            if self.hashes.shape[1] == 1:  # a sorted copy per block: 8 bytes a hash, worth it for 64-bit hashes
+                self._sorted.append(self.hashes[order, 0])
+            counts = np.bincount(keys, minlength=1 << size)
+            self._offsets.append(np.concatenate(([0], np.cumsum(counts))).astype(index_type))
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    @staticmethod
+    def _flat(hashes: np.ndarray) -> np.ndarray:
+        """One-word hashes as a 1-D array (cheaper to gather and count), longer ones as they are."""
+        return hashes[:, 0] if hashes.shape[1] == 1 else hashes
+
+    def _block_values(self, hashes: np.ndarray) -> np.ndarray:
+        columns = [_bit_field(hashes, first, size) for first, size in self._layout]
+        return np.stack(columns, axis=1)
+
+    def _probe(self, query_keys: np.ndarray, query_hashes: np.ndarray, radius: int, max_distance: int,
+               upward: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows within ``max_distance`` of the queries among those sharing a block within ``radius`` bits.
+
+        Returns ``(query index, row, distance)``; a row close in several blocks comes once per block.
+        With ``upward`` (self-joins, which meet each pair from both sides) only block values at or
+        above the query's are probed.
+        """
+        probes = []
+        for b, (_, size) in enumerate(self._layout):
+            masks = _flip_masks(size, radius)
+            neighbours = (query_keys[:, b : b + 1] ^ masks[None, :]).ravel()
+            starts = self._offsets[b][neighbours].astype(np.int64)
+            lengths = self._offsets[b][neighbours + 1] - starts
+            if upward:
+                lengths[neighbours < np.repeat(query_keys[:, b], len(masks))] = 0
+            probes.append((b, masks, neighbours, starts, lengths))
+        return self._verify(probes, query_hashes, max_distance)
+
+    def _candidate_count(self, query_keys: np.ndarray, radius: int) -> int:
+        """How many candidates probing would verify (rows met in several blocks counted each time)."""
+        total = 0
+        for b, (_, size) in enumerate(self._layout):
+            neighbours = (query_keys[:, b : b + 1] ^ _flip_masks(size, radius)[None, :]).ravel()
+            total += int((self._offsets[b][neighbours + 1] - self._offsets[b][neighbours]).sum())
+        return total
+
+    def _verify(self, probes, query_hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        q_out, r_out, d_out = [], [], []
+        for b, masks, neighbours, starts, lengths in probes:
+            total = int(lengths.sum())
+            if total == 0:
+                continue
+            # positions starts[k] .. starts[k] + lengths[k] - 1 for every k, without a Python loop
+            ends = np.cumsum(lengths)
+            positions = np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - lengths), lengths)
+            owners = np.repeat(np.arange(len(neighbours)) // len(masks), lengths)
+            # 64-bit candidates are read from a copy sorted by this block's value: contiguous, cache-friendly
+            candidates = self._sorted[b][positions] if self._sorted else self.hashes[self._order[b][positions]]
+            distances = np.bitwise_count(candidates ^ query_hashes[owners])
+            if distances.ndim == 2:
+                distances = distances.sum(axis=1, dtype=np.int32)
+            keep = np.flatnonzero(distances <= max_distance)
+            q_out.append(owners[keep])
+            r_out.append(self._order[b][positions[keep]].astype(np.int64))
+            d_out.append(distances[keep].astype(np.int32))
+        return _concat_pairs(q_out, r_out, d_out)
+
+    def search(self, query: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+        query = np.asarray(query, dtype=np.uint64).reshape(1, -1)
+        keys, radius = self._block_values(query), max_distance // self.blocks
+        if self._candidate_count(keys, radius) > len(self.hashes):
+            # a query in a dense region (look-alikes sharing most blocks): a scan is cheaper
+            return BruteForceIndex(self.hashes).search(query[0], max_distance)
+        _, rows, distances = self._probe(keys, self._flat(query), radius, max_distance)
+        rows, first = np.unique(rows, return_index=True)
+        return _sorted_result(rows, distances[first])
+
+    def pairs(self, max_distance: int, batch: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        radius = max_distance // self.blocks
+        flat = self._flat(self.hashes)
+        found_i, found_j, found_d = [], [], []
+        for start in range(0, len(self.hashes), batch):
+            stop = start + batch
+            q, rows, distances = self._probe(self._keys[start:stop], flat[start:stop], radius, max_distance,
+                                             upward=True)
+            q += start
+            keep = rows != q
+            q, rows = q[keep], rows[keep]
+            found_i.append(np.minimum(q, rows))
+            found_j.append(np.maximum(q, rows))
+            found_d.append(distances[keep])
+        i, j, d = _concat_pairs(found_i, found_j, found_d)
+        # a pair close in several blocks was found once per block, maybe from both its rows
+        first = np.unique(i * len(self.hashes) + j, return_index=True)[1]
+        return i[first], j[first], d[first]
+
+
+#: below this many hashes a linear scan beats multi-index hashing (benchmarks/bench_search.py)
+BRUTE_FORCE_BELOW = 200_000
+
+
+def build_index(hashes: np.ndarray, distance: int) -> HammingIndex:
+    """The faster structure for this many hashes and this search radius."""
+    if len(hashes) < BRUTE_FORCE_BELOW:
+        return BruteForceIndex(hashes)
+    return MultiIndexHash(hashes, distance=distance)
