@@ -191,11 +191,9 @@ class MultiIndexHash:
         columns = [_bit_field(hashes, first, size) for first, size in self._layout]
         return np.stack(columns, axis=1)
 
-    def _probe(self, query_keys: np.ndarray, query_hashes: np.ndarray, radius: int, max_distance: int,
-               upward: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows within ``max_distance`` of the queries among those sharing a block within ``radius`` bits.
+    def _probes(self, query_keys: np.ndarray, radius: int, upward: bool = False) -> list[tuple]:
+        """Per block, the row ranges whose block value is within ``radius`` bits of the queries' (``(q, blocks)``).
 
-        Returns ``(query index, row, distance)``; a row close in several blocks comes once per block.
         With ``upward`` (self-joins, which meet each pair from both sides) only block values at or
         above the query's are probed.
         """
@@ -207,27 +205,22 @@ class MultiIndexHash:
             lengths = self._offsets[b][neighbours + 1] - starts
             if upward:
                 lengths[neighbours < np.repeat(query_keys[:, b], len(masks))] = 0
-            probes.append((b, masks, neighbours, starts, lengths))
-        return self._verify(probes, query_hashes, max_distance)
+            probes.append((b, len(masks), starts, lengths))
+        return probes
 
-    def _candidate_count(self, query_keys: np.ndarray, radius: int) -> int:
-        """How many candidates probing would verify (rows met in several blocks counted each time)."""
-        total = 0
-        for b, (_, size) in enumerate(self._layout):
-            neighbours = (query_keys[:, b : b + 1] ^ _flip_masks(size, radius)[None, :]).ravel()
-            total += int((self._offsets[b][neighbours + 1] - self._offsets[b][neighbours]).sum())
-        return total
-
-    def _verify(self, probes, query_hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _verify(self, probes: list[tuple], query_hashes: np.ndarray,
+                max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(query index, row, distance)`` of the probed rows within ``max_distance``; a row close
+        in several blocks comes once per block."""
         q_out, r_out, d_out = [], [], []
-        for b, masks, neighbours, starts, lengths in probes:
+        for b, mask_count, starts, lengths in probes:
             total = int(lengths.sum())
             if total == 0:
                 continue
             # positions starts[k] .. starts[k] + lengths[k] - 1 for every k, without a Python loop
             ends = np.cumsum(lengths)
             positions = np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - lengths), lengths)
-            owners = np.repeat(np.arange(len(neighbours)) // len(masks), lengths)
+            owners = np.repeat(np.arange(len(starts)) // mask_count, lengths)
             # 64-bit candidates are read from a copy sorted by this block's value: contiguous, cache-friendly
             candidates = self._sorted[b][positions] if self._sorted else self.hashes[self._order[b][positions]]
             distances = np.bitwise_count(candidates ^ query_hashes[owners])
@@ -241,11 +234,11 @@ class MultiIndexHash:
 
     def search(self, query: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
         query = np.asarray(query, dtype=np.uint64).reshape(1, -1)
-        keys, radius = self._block_values(query), max_distance // self.blocks
-        if self._candidate_count(keys, radius) > len(self.hashes):
+        probes = self._probes(self._block_values(query), max_distance // self.blocks)
+        if sum(int(p[3].sum()) for p in probes) > len(self.hashes):
             # a query in a dense region (look-alikes sharing most blocks): a scan is cheaper
             return BruteForceIndex(self.hashes).search(query[0], max_distance)
-        _, rows, distances = self._probe(keys, self._flat(query), radius, max_distance)
+        _, rows, distances = self._verify(probes, self._flat(query), max_distance)
         rows, first = np.unique(rows, return_index=True)
         return _sorted_result(rows, distances[first])
 
@@ -255,8 +248,8 @@ class MultiIndexHash:
         found_i, found_j, found_d = [], [], []
         for start in range(0, len(self.hashes), batch):
             stop = start + batch
-            q, rows, distances = self._probe(self._keys[start:stop], flat[start:stop], radius, max_distance,
-                                             upward=True)
+            probes = self._probes(self._keys[start:stop], radius, upward=True)
+            q, rows, distances = self._verify(probes, flat[start:stop], max_distance)
             q += start
             keep = rows != q
             q, rows = q[keep], rows[keep]
