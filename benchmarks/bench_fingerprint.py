@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import logging
 import os
 import statistics
-import logging
 import sys
 import time
 import warnings

@@ -5,9 +5,11 @@ PDQ four). Two structures answer the same questions:
 
 - ``BruteForceIndex``: XOR and popcount against every row; the baseline and the oracle.
 - ``MultiIndexHash``: multi-index hashing (Norouzi, Punjani and Fleet, 2012). The hash is cut
-  into 16-bit blocks; if two hashes are within distance ``d``, one block is within
-  ``d // blocks`` (pigeonhole), so only the rows whose block value is that close to the
-  query's are verified. Measured in ``benchmarks/bench_search.py``.
+  into blocks of 8 to 24 bits (how many: ``choose_blocks``); if two hashes are within distance
+  ``d``, one block is within ``d // blocks`` (pigeonhole), so only the rows whose block value
+  is that close to the query's are verified. Measured in ``benchmarks/bench_search.py``.
+
+``build_index`` picks between them; docs/search.md has the figures.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _sorted_result(rows: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray,
 
 
 class BruteForceIndex:
-    """Linear scan: exact, simple, and fast enough up to about a million hashes."""
+    """Linear scan: exact, simple, and the faster structure below ``BRUTE_FORCE_BELOW`` hashes."""
 
     def __init__(self, hashes: np.ndarray) -> None:
         self.hashes = np.ascontiguousarray(hashes, dtype=np.uint64).reshape(len(hashes), -1)
@@ -122,15 +124,13 @@ def _mask_count(width: int, radius: int) -> int:
 
 #: the cost of probing one block value, relative to verifying one candidate (measured, numpy)
 _LOOKUP_COST = 2.0
-#: wider blocks would need offset tables of more than 2**24 entries each
-MAX_BLOCK_BITS = 24
-#: the per-block tables of row offsets may take at most this many entries in all
+#: the per-block tables of row offsets may take at most this many entries in all (so blocks <= 24 bits)
 _MAX_TABLE_ENTRIES = 1 << 24
 
 
 def _layout_fits(bits: int, blocks: int) -> bool:
     wide = -(-bits // blocks)
-    return 1 <= blocks <= bits and wide <= MAX_BLOCK_BITS and blocks * (1 << wide) <= _MAX_TABLE_ENTRIES
+    return 1 <= blocks <= bits and blocks * (1 << wide) <= _MAX_TABLE_ENTRIES
 
 
 def choose_blocks(bits: int, count: int, distance: int) -> int:
