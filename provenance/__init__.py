@@ -12,13 +12,19 @@ __version__ = "0.1.0"
 from .errors import ProvenanceError  # noqa: E402
 from .fingerprint import SCHEMA, Fingerprint, FingerprintOptions, fingerprint  # noqa: E402
 from .pool import fingerprint_many  # noqa: E402
+from .index import Index  # noqa: E402
+from .dedup import DedupOptions, DedupResult, dedup  # noqa: E402
 
 __all__ = [
     "__version__",
     "SCHEMA",
+    "DedupOptions",
+    "DedupResult",
     "Fingerprint",
     "FingerprintOptions",
+    "Index",
     "ProvenanceError",
+    "dedup",
     "fingerprint",
     "fingerprint_many",
 ]

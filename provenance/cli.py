@@ -7,8 +7,9 @@ inputs failed (their records say why). ``check`` (a later command) adds 1.
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
-from typing import IO, Iterator
+from typing import IO, Any, Callable, Iterator
 
 import click
 from tqdm import tqdm
@@ -19,6 +20,9 @@ from .files import WalkStats, iter_files
 from .fingerprint import FingerprintOptions
 from .pool import DEFAULT_TIMEOUT, default_jobs, fingerprint_many
 from .report import writer_for
+
+DB_OPTION = click.option("--db", "db", required=True, envvar="PROVENANCE_DB", type=click.Path(dir_okay=False),
+                         help="The index file (SQLite) [env: PROVENANCE_DB].")
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -139,6 +143,236 @@ def fingerprint_command(paths: tuple[str, ...], output: str, fmt: str, details: 
             summary += "; skipped " + ", ".join(skipped)
         click.echo(summary, err=True)
     sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+
+
+def _progress(total: int | None, quiet: bool) -> tqdm:
+    return tqdm(total=total, unit="file", disable=quiet or not sys.stderr.isatty(), file=sys.stderr,
+                dynamic_ncols=True)
+
+
+def _count_files(paths: tuple[str, ...], quiet: bool, **walk: bool) -> int | None:
+    """A cheap listing pass so a progress bar can show a total; skipped when no bar is shown."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    return sum(1 for _ in iter_files(paths, **walk))
+
+
+@contextlib.contextmanager
+def _library_errors(debug: bool = False) -> Iterator[None]:
+    """The library's deliberate errors become one line on stderr and exit status 2."""
+    from .errors import ProvenanceError
+
+    try:
+        yield
+    except (ProvenanceError, ValueError) as exc:
+        if debug:
+            raise
+        click.echo(f"provenance: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _open_index(db: str, *, create: bool = False, options: FingerprintOptions | None = None):
+    from .index import Index
+
+    return Index(db, create=create, options=options)
+
+
+@main.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=str))
+@DB_OPTION
+@click.option("--prune", is_flag=True, help="Forget indexed files that no longer exist (missing roots are kept).")
+@click.option("--reroot", nargs=2, metavar="OLD NEW", default=None,
+              help="The folder indexed as OLD now lives at NEW (a moved leak); nothing is re-read.")
+@click.option("--retry-errors", is_flag=True, help="Read again unchanged files that failed last time.")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
+              help="Worker processes [default: one per CPU]; 0 works in this process, unprotected.")
+@click.option("--follow-symlinks", is_flag=True, help="Follow symlinks met while walking directories.")
+@click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories.")
+@click.option("--details", is_flag=True, default=None,
+              help="Store every EXIF tag too (fixed when the index is created).")
+@click.option("--exact-hashes", is_flag=True, default=None,
+              help="Full JPEG decoding for imagehash-identical hashes (fixed when the index is created).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help=f"Decompression-bomb limit [default: {DEFAULT_MAX_PIXELS}] (fixed when the index is created).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+              show_default=True, help="Seconds one file may take before it is given up as an error.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, hidden=True,
+              help="Files per committed transaction (tests use small batches).")
+def index_command(paths: tuple[str, ...], db: str, prune: bool, reroot: tuple[str, str] | None,
+                  retry_errors: bool, jobs: int | None, follow_symlinks: bool, include_hidden: bool,
+                  details: bool | None, exact_hashes: bool | None, max_pixels: int | None, timeout: float,
+                  quiet: bool, batch_size: int) -> None:
+    """Add files and folders to an index; a rerun reads only new and changed files.
+
+    Files whose path, size and mtime are unchanged are skipped. Work is committed in
+    batches: an interrupted run keeps what it did, and the next run finishes the rest.
+    Exit status 3 means some files of this run could not be fingerprinted (they are
+    stored with their error; `provenance stats` lists them).
+
+    \b
+    Example:
+        provenance index fixtures/leak --db leak.db
+        provenance index NEW_DROP --db leak.db
+        provenance index --db leak.db --prune
+    """
+    if not paths and not prune and not reroot:
+        raise click.UsageError("give folders or files to index, --prune, or --reroot OLD NEW")
+    options = None
+    if details is not None or exact_hashes is not None or max_pixels is not None:
+        options = FingerprintOptions(details=bool(details), exact_hashes=bool(exact_hashes),
+                                     max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+    with _library_errors(), _open_index(db, create=True, options=options) as index:
+        if reroot:
+            index.move_root(*reroot)
+            if not quiet:
+                click.echo(f"provenance: {reroot[0]} re-rooted to {reroot[1]}", err=True)
+        summary = None
+        if paths:
+            walk = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
+            with _progress(_count_files(paths, quiet, **walk), quiet) as bar:
+                try:
+                    summary = index.add(paths, jobs=jobs, retry_errors=retry_errors, timeout=timeout,
+                                        batch_size=batch_size, progress=lambda _path, _status: bar.update(1),
+                                        **walk)
+                except KeyboardInterrupt:
+                    click.echo("provenance: interrupted; what was committed is kept, rerun to finish", err=True)
+                    sys.exit(EXIT_INTERRUPTED)
+        if prune:
+            pruned = index.prune()
+            if not quiet:
+                click.echo(f"provenance: pruned {len(pruned.removed)} files that no longer exist", err=True)
+                for root in pruned.missing_roots:
+                    click.echo(f"provenance: root {root} is missing; its files were kept (--reroot OLD NEW)",
+                               err=True)
+        if summary is not None and not quiet:
+            click.echo(f"provenance: {summary.seen} files: {summary.added} added, {summary.updated} updated, "
+                       f"{summary.unchanged} unchanged, {summary.failed} failed", err=True)
+            for path, kind, message in summary.errors[:20]:
+                click.echo(f"  {path}: {kind}: {message}", err=True)
+            if len(summary.errors) > 20:
+                click.echo(f"  ... and {len(summary.errors) - 20} more (provenance stats --db {db})", err=True)
+    sys.exit(EXIT_SOME_FAILED if summary is not None and summary.failed else EXIT_OK)
+
+
+@main.command("lookup")
+@click.argument("queries", nargs=-1, required=True)
+@DB_OPTION
+@click.option("--json", "as_json", is_flag=True, help="JSON (one object per query, in a list) instead of text.")
+@click.option("--distance", type=click.IntRange(min=0), default=None,
+              help="Near-match radius in bits for every hash [default: pHash 10, PDQ 31].")
+def lookup_command(queries: tuple[str, ...], db: str, as_json: bool, distance: int | None) -> None:
+    """Look up digests, perceptual hashes or files in an index.
+
+    A hex QUERY is recognised by its length: 32 MD5, 40 SHA-1, 64 SHA-256 / image-data
+    digest / PDQ, 16 pHash / dHash / aHash / wHash. A QUERY that is a file is
+    fingerprinted, then its digests and near matches are looked up.
+
+    \b
+    Example:
+        provenance lookup 97fdc6ae077d8165f3cb4aa494ddb7d4 --db leak.db
+        provenance lookup tip.jpg --db leak.db --json
+    """
+    from .report.text import write_lookup
+
+    with _library_errors(), _open_index(db) as index:
+        answers = [index.answer(q, max_distance=distance) for q in queries]
+    if as_json:
+        click.echo(json.dumps(answers, indent=2, ensure_ascii=True))
+    else:
+        write_lookup(answers, sys.stdout)
+    sys.exit(EXIT_SOME_FAILED if any(a.get("error") for a in answers) else EXIT_OK)
+
+
+@main.command("stats")
+@DB_OPTION
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+def stats_command(db: str, as_json: bool) -> None:
+    """Counts, formats, cameras, date range and the files that failed, of an index.
+
+    \b
+    Example:
+        provenance stats --db leak.db
+    """
+    from .report.text import write_stats
+
+    with _library_errors(), _open_index(db) as index:
+        stats = index.stats()
+    if as_json:
+        click.echo(json.dumps(stats, indent=2, ensure_ascii=True))
+    else:
+        write_stats(stats, sys.stdout)
+
+
+def _dedup_writer(fmt: str) -> Callable[[dict[str, Any], IO[str]], None]:
+    from .report import csv as csv_format
+    from .report import markdown
+
+    return {
+        "json": lambda result, stream: stream.write(json.dumps(result, indent=2, ensure_ascii=True) + "\n"),
+        "csv": csv_format.write_dedup,
+        "md": markdown.write_dedup,
+    }[fmt]
+
+
+@main.command("dedup")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=str))
+@click.option("--db", "db", default=None, envvar="PROVENANCE_DB", type=click.Path(dir_okay=False),
+              help="Deduplicate an index instead of folders [env: PROVENANCE_DB].")
+@click.option("-f", "--format", "fmt", type=click.Choice(["json", "csv", "md"]), default="json",
+              show_default=True, help="JSON (docs/schema/dedup.schema.json), CSV (one row per file) or Markdown.")
+@click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the report to FILE instead of stdout.")
+@click.option("--phash-distance", type=click.IntRange(0, 32), default=10, show_default=True,
+              help="Largest pHash distance of a near-duplicate pair.")
+@click.option("--pdq-distance", type=click.IntRange(0, 128), default=40, show_default=True,
+              help="Largest PDQ distance of a near-duplicate pair (both hashes must agree).")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
+              help="Worker processes when fingerprinting folders [default: one per CPU].")
+@click.option("--follow-symlinks", is_flag=True, help="Follow symlinks met while walking directories.")
+@click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
+def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str, output: str, phash_distance: int,
+                  pdq_distance: int, jobs: int | None, follow_symlinks: bool, include_hidden: bool,
+                  quiet: bool) -> None:
+    """Group the files of folders (or of an index) into exact, metadata-only and near-duplicate clusters.
+
+    Each cluster names its likely original and why. Near-duplicate clusters are
+    complete-link: every member is within both thresholds of every other member.
+    Exit status 3 means some files could not be fingerprinted (listed in the report).
+
+    \b
+    Example:
+        provenance dedup fixtures/leak fixtures/article -f md
+        provenance dedup --db leak.db -f csv -o duplicates.csv
+    """
+    from .dedup import DedupOptions, dedup
+
+    if bool(paths) == bool(db):
+        raise click.UsageError("give either folders to deduplicate or --db INDEX")
+    options = DedupOptions(phash_distance=phash_distance, pdq_distance=pdq_distance)
+    with _library_errors():
+        if db:
+            with _open_index(db) as index:
+                result = dedup(index.records(), options)
+        else:
+            walk = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
+            with _progress(_count_files(paths, quiet, **walk), quiet) as bar:
+                def records() -> Iterator[dict]:
+                    for record in fingerprint_many(iter_files(paths, **walk),
+                                                   jobs=default_jobs() if jobs is None else jobs):
+                        bar.update(1)
+                        yield record.to_dict()
+
+                result = dedup(records(), options)
+    report = result.to_dict()
+    with _output(output, fmt) as stream:
+        _dedup_writer(fmt)(report, stream)
+    if not quiet:
+        s = report["summary"]
+        click.echo(f"provenance: {s['files']} files, {s['clusters']} clusters, {s['copies']} copies, "
+                   f"{s['errors']} errors", err=True)
+    sys.exit(EXIT_SOME_FAILED if report["errors"] else EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -51,6 +51,18 @@ class WorkerCrashed(ProvenanceError):
     error_type = "WorkerCrashed"
 
 
+class IndexCorrupt(ProvenanceError):
+    """The index file is not a provenance index, is damaged, or was made by a newer version."""
+
+    error_type = "IndexCorrupt"
+
+
+class IndexMismatch(ProvenanceError):
+    """A request that contradicts how the index was built (other fingerprint options, unknown root)."""
+
+    error_type = "IndexMismatch"
+
+
 #: every value ``error.type`` can take in a record
 ERROR_TYPES = (
     UnreadableFile.error_type,

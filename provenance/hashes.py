@@ -30,6 +30,8 @@ class HashKind:
     compute: Callable[[Image.Image], dict[str, object]]
     #: whether it is computed from luminance only (so a grayscale copy can be shared)
     luma: bool
+    #: the default "near" radius in bits for searches (pHash 10 is imagehash's customary cut; PDQ 31 is Meta's)
+    near_distance: int
 
 
 def _imagehash(name: str, function: Callable[[Image.Image], imagehash.ImageHash]):
@@ -46,14 +48,16 @@ def _pdq(image: Image.Image) -> dict[str, object]:
 
 
 HASH_KINDS: dict[str, HashKind] = {
-    "phash": HashKind("phash", 64, _imagehash("phash", imagehash.phash), luma=True),
-    "dhash": HashKind("dhash", 64, _imagehash("dhash", imagehash.dhash), luma=True),
-    "ahash": HashKind("ahash", 64, _imagehash("ahash", imagehash.average_hash), luma=True),
-    "whash": HashKind("whash", 64, _imagehash("whash", imagehash.whash), luma=True),
-    "colorhash": HashKind("colorhash", 42, _imagehash("colorhash", imagehash.colorhash), luma=False),
+    "phash": HashKind("phash", 64, _imagehash("phash", imagehash.phash), luma=True, near_distance=10),
+    "dhash": HashKind("dhash", 64, _imagehash("dhash", imagehash.dhash), luma=True, near_distance=10),
+    "ahash": HashKind("ahash", 64, _imagehash("ahash", imagehash.average_hash), luma=True,
+                      near_distance=10),
+    "whash": HashKind("whash", 64, _imagehash("whash", imagehash.whash), luma=True, near_distance=10),
+    "colorhash": HashKind("colorhash", 42, _imagehash("colorhash", imagehash.colorhash), luma=False,
+                          near_distance=4),
 }
 if pdqhash is not None:
-    HASH_KINDS["pdq"] = HashKind("pdq", 256, _pdq, luma=False)
+    HASH_KINDS["pdq"] = HashKind("pdq", 256, _pdq, luma=False, near_distance=31)
 
 
 def pdq_available() -> bool:

@@ -24,7 +24,10 @@ import numpy as np
 
 def hex_to_words(hex_hashes: list[str] | tuple[str, ...], bits: int) -> np.ndarray:
     """Hex strings (imagehash / PDQ style, most significant digit first) → ``(n, bits // 64)`` uint64."""
-    words = bits // 64
+    words = -(-bits // 64)  # a 42-bit colorhash takes one word
+    if all(len(text) == 16 * words for text in hex_hashes):  # the common case, without a Python loop per row
+        packed = np.frombuffer(bytes.fromhex("".join(hex_hashes)), dtype=">u8")
+        return packed.reshape(len(hex_hashes), words).astype(np.uint64)
     out = np.empty((len(hex_hashes), words), dtype=np.uint64)
     for row, text in enumerate(hex_hashes):
         value = int(text, 16)

@@ -59,3 +59,29 @@ class FingerprintCsvWriter:
 
     def close(self) -> None:
         self.stream.flush()
+
+
+DEDUP_COLUMNS = [
+    "cluster", "role", "relation", "path", "phash_distance", "pdq_distance", "dhash_distance", "sha256",
+    "image_data_sha256", "format", "width", "height", "jpeg_quality", "camera_fields", "software",
+    "datetime_original", "reasons",
+]  # fmt: skip
+
+
+def write_dedup(result: dict, stream: IO[str]) -> None:
+    """One row per file of a dedup result: clustered files, then unique, low-information and failed files."""
+    writer = csv.DictWriter(stream, fieldnames=DEDUP_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for cluster in result["clusters"]:
+        for m in cluster["members"]:
+            row = {k: m.get(k) for k in DEDUP_COLUMNS if k in m}
+            row.update(cluster=cluster["id"], phash_distance=m["distance"].get("phash"),
+                       pdq_distance=m["distance"].get("pdq"), dhash_distance=m["distance"].get("dhash"),
+                       reasons="; ".join(cluster["reasons"]) if m["role"] == "original" else None)
+            writer.writerow({k: _cell(row.get(k)) for k in DEDUP_COLUMNS})
+    for role, paths in (("unique", result.get("unique") or []), ("low-information", result["low_information"])):
+        for path in paths:
+            writer.writerow({k: _cell(v) for k, v in {"role": role, "path": path}.items()})
+    for error in result["errors"]:
+        writer.writerow({"role": "error", "path": _cell(error["path"]),
+                         "reasons": _cell(f"{error['type']}: {error['message']}")})

@@ -1,0 +1,346 @@
+"""Deduplication of a set: exact copies, metadata-only variants and near-duplicate clusters, each with its likely original.
+
+How it decides (docs/dedup.md):
+
+1. **exact**: same ``sha256``.
+2. **metadata-only**: same ``image_data_sha256`` (the pixels' encoding is identical; metadata
+   was stripped or edited).
+3. **near-duplicate**: two pictures are linked when pHash is within ``phash_distance`` *and*
+   PDQ within ``pdq_distance`` (without PDQ: pHash and dHash both within ``fallback_distance``).
+   Requiring two hashes to agree is what keeps look-alikes apart: on photos that share a
+   backdrop, pHash alone links different subjects, PDQ does not. Clusters are **complete-link**:
+   a picture joins a cluster only if it is linked to every member, so A~B and B~C never make
+   A~C by themselves. Low-information images (PDQ quality under ``min_pdq_quality``, or near
+   uniform) never join on hashes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from .fingerprint import Fingerprint
+from .hashes import distance as hash_distance
+from .search import BruteForceIndex, MultiIndexHash, hex_to_words
+
+SCHEMA = "provenance/dedup-1"
+
+#: camera facts whose presence makes a file's metadata "rich"; copies made by software lose them
+CAMERA_FIELDS = (
+    "make", "model", "datetime_original", "datetime_digitized", "gps_latitude", "lens_model", "exposure_time",
+    "f_number", "iso", "focal_length", "body_serial_number", "lens_serial_number",
+)  # fmt: skip
+
+# Software tags that mean an editor touched the file (camera firmware names are not editors).
+_EDITORS = re.compile(
+    r"photoshop|lightroom|gimp|snapseed|picasa|paint\.net|pixelmator|affinity|acdsee|irfanview|xnview|"
+    r"capture one|darktable|rawtherapee|luminar|photos? \d|preview|imagemagick|graphicsmagick|"
+    r"photoscape|canva|instagram|facebook|meitu|vsco|picsart|fotor|corel|paintshop",
+    re.IGNORECASE,
+)
+
+#: below this many hashes all pairs are found by a linear scan per row
+_PAIRS_SCAN_BELOW = 5_000
+
+
+@dataclass(frozen=True)
+class DedupOptions:
+    """The thresholds of near-duplicate grouping (defaults measured in docs/dedup.md)."""
+
+    phash_distance: int = 10
+    pdq_distance: int = 40
+    #: pHash and dHash must both be within this when either side has no PDQ
+    fallback_distance: int = 8
+    #: images with a lower PDQ quality are "low information" and never join on hashes
+    min_pdq_quality: int = 50
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Member:
+    """One file of a cluster and how it relates to the cluster's likely original."""
+
+    path: str
+    role: str  # original | copy
+    relation: str  # original | exact | metadata-only | near-duplicate
+    record: dict[str, Any]
+    distance: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.record
+        metadata = r.get("metadata") or {}
+        return {
+            "path": self.path, "role": self.role, "relation": self.relation, "distance": self.distance,
+            "sha256": r.get("sha256"), "image_data_sha256": r.get("image_data_sha256"),
+            "format": r.get("format"), "width": r.get("width"), "height": r.get("height"),
+            "jpeg_quality": r.get("jpeg_quality"), "camera_fields": _richness(r), "software": _editor(r),
+            "datetime_original": metadata.get("datetime_original"),
+            "make": metadata.get("make"), "model": metadata.get("model"),
+            "name_digest": r.get("name_digest"),
+        }  # fmt: skip
+
+
+@dataclass
+class Cluster:
+    """Files showing one picture; ``members[0]`` is the likely original."""
+
+    id: int
+    relation: str  # the loosest relation among the copies
+    members: list[Member]
+    reasons: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "relation": self.relation, "size": len(self.members),
+            "original": self.members[0].path, "reasons": self.reasons,
+            "members": [m.to_dict() for m in self.members],
+        }  # fmt: skip
+
+
+@dataclass
+class DedupResult:
+    """Clusters of duplicates plus what could not take part (errors, low-information images)."""
+
+    options: DedupOptions
+    clusters: list[Cluster]
+    files: int
+    images: int
+    unique: list[str]
+    low_information: list[str]
+    errors: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        by_relation: dict[str, int] = defaultdict(int)
+        for cluster in self.clusters:
+            by_relation[cluster.relation] += 1
+        return {
+            "schema": SCHEMA,
+            "parameters": self.options.to_dict(),
+            "summary": {
+                "files": self.files,
+                "images": self.images,
+                "clusters": len(self.clusters),
+                "clusters_by_relation": {k: by_relation.get(k, 0) for k in ("exact", "metadata-only", "near-duplicate")},
+                "files_in_clusters": sum(len(c.members) for c in self.clusters),
+                "copies": sum(len(c.members) - 1 for c in self.clusters),
+                "unique_files": len(self.unique),
+                "low_information": len(self.low_information),
+                "errors": len(self.errors),
+            },
+            "clusters": [c.to_dict() for c in self.clusters],
+            "unique": self.unique,
+            "low_information": self.low_information,
+            "errors": self.errors,
+        }
+
+
+def dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions | None = None) -> DedupResult:
+    """Group fingerprint records (from ``fingerprint_many`` or an ``Index``) into duplicate clusters."""
+    options = options or DedupOptions()
+    files: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    total = 0
+    for item in records:
+        total += 1
+        record = item.to_dict() if isinstance(item, Fingerprint) else item
+        if record.get("error"):
+            errors.append({"path": record.get("path"), **record["error"]})
+        if record.get("sha256"):
+            files.append(record)
+
+    # level 1 and 2: files by content, contents by image data ("pictures")
+    by_content: dict[str, list[int]] = defaultdict(list)
+    for n, record in enumerate(files):
+        by_content[record["sha256"]].append(n)
+    by_picture: dict[str, list[str]] = defaultdict(list)
+    for sha, members in by_content.items():
+        key = files[members[0]].get("image_data_sha256") or sha
+        by_picture[key].append(sha)
+    pictures = list(by_picture)
+
+    # level 3: pictures linked by hashes, complete-link
+    eligible: list[int] = []
+    low_information: list[str] = []
+    for p, key in enumerate(pictures):
+        record = files[by_content[by_picture[key][0]][0]]
+        hashes = record.get("hashes") or {}
+        if record.get("kind") != "image" or not hashes.get("phash") or record.get("error"):
+            continue
+        if _low_information(hashes, options):
+            low_information.extend(files[n]["path"] for sha in by_picture[key] for n in by_content[sha])
+            continue
+        eligible.append(p)
+    groups = _near_groups([files[by_content[by_picture[pictures[p]][0]][0]]["hashes"] for p in eligible], options)
+
+    near = [[eligible[g] for g in group] for group in groups]
+    in_near = {p for group in near for p in group}
+    clusters = []
+    for picture_ids in near + [[p] for p in range(len(pictures)) if p not in in_near]:
+        members = [n for p in picture_ids for sha in by_picture[pictures[p]] for n in by_content[sha]]
+        if len(members) > 1:
+            clusters.append(_cluster([files[n] for n in members]))
+    clusters.sort(key=lambda c: (-len(c.members), c.members[0].path))
+    for number, cluster in enumerate(clusters, 1):
+        cluster.id = number
+    in_clusters = {m.path for c in clusters for m in c.members}
+    unique = [r["path"] for r in files if r["path"] not in in_clusters]
+    low_information = [p for p in low_information if p not in in_clusters]
+    return DedupResult(options, clusters, files=total, images=sum(1 for r in files if r.get("kind") == "image"),
+                       unique=unique, low_information=low_information, errors=errors)
+
+
+def _low_information(hashes: dict[str, Any], options: DedupOptions) -> bool:
+    quality = hashes.get("pdq_quality")
+    if quality is not None:
+        return quality < options.min_pdq_quality
+    # without PDQ: a (near) uniform image has almost no horizontal gradients
+    bits = bin(int(hashes.get("dhash") or "0", 16)).count("1")
+    return bits <= 2 or bits >= 62
+
+
+def _near_groups(hashes: list[dict[str, Any]], options: DedupOptions) -> list[list[int]]:
+    """Complete-link clusters (indices into ``hashes``) of two or more pictures."""
+    if len(hashes) < 2:
+        return []
+    words = hex_to_words([h["phash"] for h in hashes], 64)
+    searcher = BruteForceIndex(words) if len(hashes) < _PAIRS_SCAN_BELOW else MultiIndexHash(
+        words, distance=options.phash_distance)
+    i, j, d = searcher.pairs(options.phash_distance)
+    links: dict[int, set[int]] = defaultdict(set)
+    edges = []
+    for a, b, dp in zip(i.tolist(), j.tolist(), d.tolist()):
+        linked, score = _linked(hashes[a], hashes[b], dp, options)
+        if linked:
+            links[a].add(b)
+            links[b].add(a)
+            edges.append((score, a, b))
+    edges.sort()
+    cluster_of = {n: n for n in links}
+    members: dict[int, list[int]] = {n: [n] for n in links}
+    for _, a, b in edges:
+        ca, cb = cluster_of[a], cluster_of[b]
+        if ca == cb:
+            continue
+        # complete link: every member of one must be linked to every member of the other
+        if all(y in links[x] for x in members[ca] for y in members[cb]):
+            if len(members[ca]) < len(members[cb]):
+                ca, cb = cb, ca
+            for n in members[cb]:
+                cluster_of[n] = ca
+            members[ca].extend(members.pop(cb))
+    return [sorted(m) for m in members.values() if len(m) > 1]
+
+
+def _linked(a: dict[str, Any], b: dict[str, Any], phash: int, options: DedupOptions) -> tuple[bool, float]:
+    """Whether two pictures' hashes agree enough, and a score (smaller is closer) to order the links."""
+    if a.get("pdq") and b.get("pdq"):
+        pdq = hash_distance(a["pdq"], b["pdq"])
+        return pdq <= options.pdq_distance, phash / 64 + pdq / 256
+    if phash > options.fallback_distance or not (a.get("dhash") and b.get("dhash")):
+        return False, 1.0
+    dhash = hash_distance(a["dhash"], b["dhash"])
+    return dhash <= options.fallback_distance, phash / 64 + dhash / 64
+
+
+# the likely original ------------------------------------------------------------------------
+
+
+def _richness(record: dict[str, Any]) -> int:
+    metadata = record.get("metadata") or {}
+    return sum(1 for k in CAMERA_FIELDS if metadata.get(k) is not None) + bool(record.get("thumbnail"))
+
+
+def _editor(record: dict[str, Any]) -> str | None:
+    """The editing software the metadata names, if any."""
+    metadata = record.get("metadata") or {}
+    for key in ("software", "xmp_creator_tool"):
+        value = metadata.get(key)
+        if isinstance(value, str) and _EDITORS.search(value):
+            return value
+    if metadata.get("xmp_history"):
+        return "an XMP edit history"
+    return None
+
+
+#: colour carries more of the scene than grayscale, grayscale more than bilevel; copies only lose it
+_MODE_RANK = {"1": 0, "L": 1, "LA": 1, "I": 1, "I;16": 1, "F": 1, "P": 2, "PA": 2}
+
+
+def _colour(record: dict[str, Any]) -> int:
+    return _MODE_RANK.get(record.get("mode") or "", 3)
+
+
+def _originality(record: dict[str, Any]) -> tuple:
+    """Sort key: the likely original sorts first."""
+    pixels = (record.get("width") or 0) * (record.get("height") or 0)
+    # sizes within about 2% count as equal, so a one-pixel border does not outrank camera metadata
+    size_class = round(math.log(pixels) / math.log(1.02)) if pixels else 0
+    date = (record.get("metadata") or {}).get("datetime_original") or "9999"
+    return (-_colour(record), -size_class, -_richness(record), _editor(record) is not None, -(record.get("jpeg_quality") or 0),
+            date, record.get("path") or "")
+
+
+def _cluster(records: list[dict[str, Any]]) -> Cluster:
+    ordered = sorted(records, key=_originality)
+    original = ordered[0]
+    members = [Member(original["path"], "original", "original", original)]
+    for record in ordered[1:]:
+        if record["sha256"] == original["sha256"]:
+            relation = "exact"
+        elif record.get("image_data_sha256") and record.get("image_data_sha256") == original.get("image_data_sha256"):
+            relation = "metadata-only"
+        else:
+            relation = "near-duplicate"
+        distances = {}
+        for kind in ("phash", "pdq", "dhash"):
+            ours, theirs = (original.get("hashes") or {}).get(kind), (record.get("hashes") or {}).get(kind)
+            if ours and theirs:
+                distances[kind] = hash_distance(ours, theirs)
+        members.append(Member(record["path"], "copy", relation, record, distances))
+    order = ("exact", "metadata-only", "near-duplicate")
+    loosest = max((m.relation for m in members[1:]), key=order.index)
+    return Cluster(0, loosest, members, _reasons(original, ordered[1:]))
+
+
+def _reasons(original: dict[str, Any], copies: list[dict[str, Any]]) -> list[str]:
+    """Why ``original`` ranks first: the criteria on which it is at least as good as every copy and better than one."""
+    reasons = []
+    if any(_colour(c) < _colour(original) for c in copies):
+        reasons.append("more colour information than "
+                       + ", ".join(sorted({c.get("mode") or "?" for c in copies if _colour(c) < _colour(original)}))
+                       + " copies")
+    pixels = lambda r: (r.get("width") or 0) * (r.get("height") or 0)  # noqa: E731
+    size = lambda r: f"{r.get('width')}x{r.get('height')}"  # noqa: E731
+    if any(pixels(c) < pixels(original) for c in copies) and all(
+            pixels(c) <= pixels(original) or _colour(c) < _colour(original) for c in copies):
+        smaller = max((c for c in copies if pixels(c) < pixels(original)), key=pixels)
+        reasons.append(f"largest pixel count ({size(original)}; next {size(smaller)})")
+    rich = _richness(original)
+    if all(_richness(c) <= rich for c in copies) and any(_richness(c) < rich for c in copies):
+        low, high = min(_richness(c) for c in copies), max(_richness(c) for c in copies)
+        reasons.append(f"richest camera metadata ({rich} camera field{'s' * (rich != 1)}; copies have "
+                       + (f"{low}" if low == high else f"{low}–{high}") + ")")
+    quality = original.get("jpeg_quality")
+    if quality and all((c.get("jpeg_quality") or 0) <= quality for c in copies) and any(
+            (c.get("jpeg_quality") or 0) < quality for c in copies):
+        reasons.append(f"highest JPEG quality estimate ({quality})")
+    date = (original.get("metadata") or {}).get("datetime_original")
+    dates = [(c.get("metadata") or {}).get("datetime_original") for c in copies]
+    if date and all(d is None or d >= date for d in dates) and any(d is None or d > date for d in dates):
+        reasons.append(f"earliest datetime_original ({date})")
+    edited = [e for e in (_editor(c) for c in copies) if e]
+    if _editor(original) is None and edited:
+        reasons.append(f"no editing-software tag (a copy names {edited[0]})")
+    if not reasons:
+        if all(c["sha256"] == original["sha256"] for c in copies):
+            reasons.append("identical bytes: the first path in sort order")
+        else:
+            reasons.append("no criterion separates them: the first path in sort order")
+    return reasons

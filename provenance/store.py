@@ -1,0 +1,396 @@
+"""The SQLite index file: schema, migrations, transactions; SQL lives here and nowhere else.
+
+Layout (docs/index-db.md): ``roots`` are absolute folder paths; ``files`` are paths
+relative to a root with the size and mtime seen when they were read; ``contents``
+hold one fingerprint per distinct ``sha256``, so identical bytes under two paths are
+stored once. The database runs in WAL mode, so readers never block the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator
+
+from .errors import IndexCorrupt
+
+#: the schema this code reads and writes; older files are migrated forward on open
+SCHEMA_VERSION = 1
+
+#: per-file fields of a fingerprint record, kept in ``files``; the rest describes content
+FILE_FIELDS = ("path", "mtime", "name_digest", "error")
+#: perceptual hashes with their own indexed column (hex, as in records)
+HASH_COLUMNS = ("phash", "dhash", "ahash", "whash", "colorhash", "pdq")
+#: digest columns ``lookup`` searches by hex length
+DIGEST_COLUMNS = {
+    32: ("md5",),
+    40: ("sha1",),
+    64: ("sha256", "image_data_sha256", "pdq"),
+    16: ("phash", "dhash", "ahash", "whash"),
+    11: ("colorhash",),
+}
+
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE roots (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    added TEXT NOT NULL
+);
+CREATE TABLE contents (
+    sha256 TEXT PRIMARY KEY,
+    md5 TEXT NOT NULL,
+    sha1 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    format TEXT,
+    width INTEGER,
+    height INTEGER,
+    image_data_sha256 TEXT,
+    phash TEXT, dhash TEXT, ahash TEXT, whash TEXT, colorhash TEXT, pdq TEXT,
+    pdq_quality INTEGER,
+    jpeg_quality INTEGER,
+    make TEXT, model TEXT, software TEXT, datetime_original TEXT,
+    complete INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX contents_md5 ON contents(md5);
+CREATE INDEX contents_sha1 ON contents(sha1);
+CREATE INDEX contents_image_data ON contents(image_data_sha256);
+CREATE INDEX contents_phash ON contents(phash);
+CREATE INDEX contents_dhash ON contents(dhash);
+CREATE INDEX contents_ahash ON contents(ahash);
+CREATE INDEX contents_whash ON contents(whash);
+CREATE INDEX contents_colorhash ON contents(colorhash);
+CREATE INDEX contents_pdq ON contents(pdq);
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    root_id INTEGER NOT NULL REFERENCES roots(id),
+    path TEXT NOT NULL,
+    size INTEGER,
+    mtime_ns INTEGER,
+    mtime TEXT,
+    sha256 TEXT,
+    name_digest TEXT,
+    error_type TEXT,
+    error_message TEXT,
+    indexed_at TEXT NOT NULL,
+    UNIQUE (root_id, path)
+);
+CREATE INDEX files_sha256 ON files(sha256);
+CREATE INDEX files_error ON files(error_type) WHERE error_type IS NOT NULL;
+"""
+
+#: MIGRATIONS[n] takes a database from schema n-1 to n (0 is an empty file)
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+
+_CONTENT_COLUMNS = (
+    "sha256", "md5", "sha1", "size", "kind", "format", "width", "height", "image_data_sha256",
+    *HASH_COLUMNS, "pdq_quality", "jpeg_quality", "make", "model", "software", "datetime_original",
+    "complete", "record",
+)  # fmt: skip
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def encode_path(path: str) -> str | bytes:
+    """A path as SQLite can hold it: text, or its raw bytes when the name is not valid UTF-8."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def decode_path(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """What the index remembers of one path."""
+
+    id: int
+    root_id: int
+    path: str
+    size: int | None
+    mtime_ns: int | None
+    sha256: str | None
+    error_type: str | None
+
+
+class Store:
+    """One connection to an index file. Use as a context manager; writes go through ``transaction``."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 60.0) -> None:
+        self.path = os.fspath(path)
+        if not create and not os.path.exists(self.path):
+            raise FileNotFoundError(self.path)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._open_schema(create)
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"{self.path}: not a provenance index or damaged ({exc})") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # schema ------------------------------------------------------------------------------------
+
+    def _open_schema(self, create: bool) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise IndexCorrupt(
+                f"{self.path}: made by a newer provenance (schema {version}; this one reads up to {SCHEMA_VERSION})"
+            )
+        if version == 0:
+            tables = self.db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+            if tables:
+                raise IndexCorrupt(f"{self.path}: an SQLite file, but not a provenance index")
+            if not create:
+                raise IndexCorrupt(f"{self.path}: an empty file, not a provenance index")
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            # another process may have migrated while we waited for the lock
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                if target == 1:
+                    self.db.execute("INSERT INTO meta VALUES ('created', ?)", (now_iso(),))
+                self.db.execute(f"PRAGMA user_version = {target}")
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    # transactions ------------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    def data_version(self) -> int:
+        """Changes whenever any connection commits; cached search structures compare it."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0] + 0
+
+    # meta and roots ----------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def roots(self) -> dict[int, str]:
+        return {rid: decode_path(p) for rid, p in self.db.execute("SELECT id, path FROM roots ORDER BY id")}
+
+    def add_root(self, path: str) -> int:
+        cursor = self.db.execute("INSERT INTO roots (path, added) VALUES (?, ?)", (encode_path(path), now_iso()))
+        return int(cursor.lastrowid)
+
+    def absorb_root(self, inner_id: int, outer_id: int, prefix: str) -> None:
+        """Move the files of root ``inner_id`` under ``outer_id`` (which contains it at ``prefix``)."""
+        for fid, path in self.db.execute("SELECT id, path FROM files WHERE root_id = ?", (inner_id,)).fetchall():
+            self.db.execute("UPDATE files SET root_id = ?, path = ? WHERE id = ?",
+                            (outer_id, encode_path(prefix + decode_path(path)), fid))
+        self.db.execute("DELETE FROM roots WHERE id = ?", (inner_id,))
+
+    def move_root(self, root_id: int, new_path: str) -> None:
+        self.db.execute("UPDATE roots SET path = ? WHERE id = ?", (encode_path(new_path), root_id))
+
+    # files and contents ------------------------------------------------------------------------
+
+    def get_file(self, root_id: int, path: str) -> FileRow | None:
+        row = self.db.execute(
+            "SELECT id, root_id, path, size, mtime_ns, sha256, error_type FROM files WHERE root_id = ? AND path = ?",
+            (root_id, encode_path(path)),
+        ).fetchone()
+        return None if row is None else FileRow(row[0], row[1], decode_path(row[2]), *row[3:])
+
+    def put(self, root_id: int, path: str, mtime_ns: int | None, record: dict[str, Any]) -> None:
+        """Store one fingerprint record for ``path`` (its content first, then the file row)."""
+        sha256 = record.get("sha256")
+        if sha256:
+            self._put_content(record)
+        error = record.get("error") or {}
+        name = record.get("name_digest")
+        self.db.execute(
+            "INSERT INTO files (root_id, path, size, mtime_ns, mtime, sha256, name_digest, error_type,"
+            " error_message, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (root_id, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,"
+            " mtime = excluded.mtime, sha256 = excluded.sha256, name_digest = excluded.name_digest,"
+            " error_type = excluded.error_type, error_message = excluded.error_message,"
+            " indexed_at = excluded.indexed_at",
+            (root_id, encode_path(path), record.get("size"), mtime_ns, record.get("mtime"), sha256,
+             json.dumps(name) if name is not None else None, error.get("type"), error.get("message"), now_iso()),
+        )
+
+    def _put_content(self, record: dict[str, Any]) -> None:
+        hashes = record.get("hashes") or {}
+        metadata = record.get("metadata") or {}
+        content = {k: v for k, v in record.items() if k not in FILE_FIELDS}
+        values = {
+            **{k: record.get(k) for k in ("sha256", "md5", "sha1", "size", "kind", "format", "width", "height",
+                                           "image_data_sha256", "jpeg_quality")},
+            **{k: hashes.get(k) for k in (*HASH_COLUMNS, "pdq_quality")},
+            **{k: metadata.get(k) for k in ("make", "model", "software", "datetime_original")},
+            "complete": int(record.get("error") is None),
+            "record": json.dumps(content, separators=(",", ":")),
+        }
+        columns = ", ".join(_CONTENT_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _CONTENT_COLUMNS if c != "sha256")
+        # a complete fingerprint replaces one from a failed read of the same bytes, never the reverse
+        self.db.execute(
+            f"INSERT INTO contents ({columns}) VALUES ({', '.join('?' * len(_CONTENT_COLUMNS))})"
+            f" ON CONFLICT (sha256) DO UPDATE SET {updates} WHERE excluded.complete >= contents.complete",
+            [values[c] for c in _CONTENT_COLUMNS],
+        )
+
+    def delete_files(self, ids: Iterable[int]) -> int:
+        count = 0
+        for fid in ids:
+            count += self.db.execute("DELETE FROM files WHERE id = ?", (fid,)).rowcount
+        return count
+
+    def delete_orphan_contents(self) -> int:
+        """Forget contents no file points to any more (a changed file's old bytes)."""
+        return self.db.execute(
+            "DELETE FROM contents WHERE sha256 NOT IN (SELECT sha256 FROM files WHERE sha256 IS NOT NULL)"
+        ).rowcount
+
+    def iter_file_rows(self, root_id: int | None = None) -> Iterator[FileRow]:
+        query = "SELECT id, root_id, path, size, mtime_ns, sha256, error_type FROM files"
+        args: tuple = ()
+        if root_id is not None:
+            query += " WHERE root_id = ?"
+            args = (root_id,)
+        for row in self.db.execute(query + " ORDER BY root_id, path", args):
+            yield FileRow(row[0], row[1], decode_path(row[2]), *row[3:])
+
+    _RECORD_QUERY = (
+        "SELECT f.root_id, f.path, f.mtime, f.name_digest, f.error_type, f.error_message, f.size, c.record"
+        " FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256"
+    )
+
+    def iter_records(self, where: str = "", args: tuple = ()) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(root id, relative path, fingerprint record) for each file, in path order."""
+        query = self._RECORD_QUERY + (f" WHERE {where}" if where else "") + " ORDER BY f.root_id, f.path"
+        for root_id, path, mtime, name, etype, emessage, size, content in self.db.execute(query, args):
+            record: dict[str, Any] = json.loads(content) if content else {"kind": "other", "size": size}
+            record["mtime"] = mtime
+            record["name_digest"] = json.loads(name) if name else None
+            record["error"] = {"type": etype, "message": emessage} if etype else None
+            yield root_id, decode_path(path), record
+
+    def records_with(self, column: str, value: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        if column not in {c for cols in DIGEST_COLUMNS.values() for c in cols}:
+            raise ValueError(f"not a digest column: {column}")
+        return self.iter_records(f"c.{column} = ?", (value,))
+
+    def hash_column(self, kind: str) -> tuple[list[str], list[str]]:
+        """(sha256s, hex hashes) of every content with hash ``kind``, excluding low-information images."""
+        if kind not in HASH_COLUMNS:
+            raise ValueError(f"not a hash column: {kind}")
+        rows = self.db.execute(f"SELECT sha256, {kind} FROM contents WHERE {kind} IS NOT NULL ORDER BY sha256")
+        shas: list[str] = []
+        values: list[str] = []
+        for sha, value in rows:
+            shas.append(sha)
+            values.append(value)
+        return shas, values
+
+    def content_hashes(self, sha256s: list[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(sha256s), 500):
+            chunk = sha256s[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT sha256, {', '.join(HASH_COLUMNS)}, pdq_quality FROM contents WHERE sha256 IN ({marks})",
+                chunk,
+            ):
+                out[row[0]] = {k: v for k, v in zip((*HASH_COLUMNS, "pdq_quality"), row[1:]) if v is not None}
+        return out
+
+    def paths_of(self, sha256s: list[str]) -> dict[str, list[tuple[int, str]]]:
+        """(root id, relative path) of every file holding each content."""
+        out: dict[str, list[tuple[int, str]]] = {}
+        for start in range(0, len(sha256s), 500):
+            chunk = sha256s[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for sha, root_id, path in self.db.execute(
+                f"SELECT sha256, root_id, path FROM files WHERE sha256 IN ({marks}) ORDER BY root_id, path", chunk
+            ):
+                out.setdefault(sha, []).append((root_id, decode_path(path)))
+        return out
+
+    def count_files(self) -> int:
+        return self.db.execute("SELECT count(*) FROM files").fetchone()[0]
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and summaries over the whole index (paths still relative: ``error_rows``, ``mismatch_rows``)."""
+        one = lambda query: self.db.execute(query).fetchone()[0]  # noqa: E731
+        kinds = dict(self.db.execute(
+            "SELECT c.kind, count(*) FROM files f JOIN contents c ON c.sha256 = f.sha256 GROUP BY c.kind"))
+        return {
+            "schema_version": self.schema_version(),
+            "created": self.get_meta("created"),
+            "files": one("SELECT count(*) FROM files"),
+            "contents": one("SELECT count(*) FROM contents"),
+            "images": kinds.get("image", 0),
+            "other_files": kinds.get("other", 0),
+            "duplicate_files": one(
+                "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM files"
+                " WHERE sha256 IS NOT NULL GROUP BY sha256)"),
+            "formats": dict(self.db.execute(
+                "SELECT coalesce(c.format, '(not an image)'), count(*) FROM files f"
+                " JOIN contents c ON c.sha256 = f.sha256 GROUP BY 1 ORDER BY 2 DESC, 1")),
+            "cameras": [
+                {"make": make, "model": model, "files": n} for make, model, n in self.db.execute(
+                    "SELECT c.make, c.model, count(*) FROM files f JOIN contents c ON c.sha256 = f.sha256"
+                    " WHERE c.make IS NOT NULL OR c.model IS NOT NULL GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")
+            ],
+            "datetime_original": dict(zip(("first", "last", "files"), self.db.execute(
+                "SELECT min(c.datetime_original), max(c.datetime_original), count(c.datetime_original)"
+                " FROM files f JOIN contents c ON c.sha256 = f.sha256").fetchone())),
+            "error_types": dict(self.db.execute(
+                "SELECT error_type, count(*) FROM files WHERE error_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC")),
+            "error_rows": [(r, decode_path(p), t, m) for r, p, t, m in self.db.execute(
+                "SELECT root_id, path, error_type, error_message FROM files WHERE error_type IS NOT NULL"
+                " ORDER BY root_id, path")],
+            "mismatch_rows": [(r, decode_path(p)) for r, p in self.db.execute(
+                "SELECT root_id, path FROM files WHERE json_extract(name_digest, '$.matches') = 0"
+                " ORDER BY root_id, path")],
+        }
+
+    def integrity_check(self) -> str:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0]

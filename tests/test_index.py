@@ -1,0 +1,207 @@
+"""The persistent index: incremental adds, content stored once, look-ups, pruning, re-rooting, bad files."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import sqlite3
+import sys
+
+import imagehash
+import pytest
+from PIL import Image
+
+from provenance import Index
+from provenance.errors import IndexCorrupt, IndexMismatch
+from provenance.fingerprint import FingerprintOptions
+from provenance.store import SCHEMA_VERSION
+
+from conftest import FIXTURES, LEAK_FILES, MISNAMED
+
+
+@pytest.fixture()
+def leak(tmp_path):
+    """A writable copy of fixtures/leak."""
+    folder = tmp_path / "leak"
+    shutil.copytree(FIXTURES / "leak", folder)
+    return folder
+
+
+def build(db, *paths, **kw):
+    with Index(db) as index:
+        return index.add(paths, jobs=kw.pop("jobs", 0), **kw)
+
+
+def test_add_stores_every_file_with_its_digests(tmp_path, leak):
+    summary = build(tmp_path / "i.db", leak)
+    assert (summary.added, summary.unchanged, summary.failed) == (len(LEAK_FILES), 0, 0)
+    with Index(tmp_path / "i.db", create=False) as index:
+        records = {r["path"]: r for r in index.records()}
+        assert sorted(records) == sorted(str(p) for p in leak.iterdir())
+        for path, record in records.items():
+            data = open(path, "rb").read()
+            assert record["md5"] == hashlib.md5(data).hexdigest()
+            assert record["sha256"] == hashlib.sha256(data).hexdigest()
+            assert record["size"] == len(data)
+        assert records[str(leak / MISNAMED.name)]["name_digest"] == {"algorithm": "md5", "matches": False}
+
+
+def test_rerun_reads_nothing_unchanged_and_rereads_a_changed_file(tmp_path, leak):
+    db = tmp_path / "i.db"
+    build(db, leak)
+    again = build(db, leak)
+    assert (again.unchanged, again.added, again.updated) == (len(LEAK_FILES), 0, 0)
+
+    target = leak / "b5f323ea309943eca9a9b117c36133f9.txt"
+    target.write_bytes(b"an edited document\n")
+    changed = build(db, leak)
+    assert (changed.updated, changed.unchanged) == (1, len(LEAK_FILES) - 1)
+    with Index(db) as index:
+        [hit] = index.lookup(hashlib.sha256(b"an edited document\n").hexdigest())
+        assert hit.record["path"] == str(target)
+        # the old bytes are gone from disk, so the index forgets them too
+        assert index.store.stats()["contents"] == len(LEAK_FILES)
+
+
+def test_identical_bytes_under_two_paths_are_stored_once(tmp_path, leak):
+    shutil.copy(LEAK_FILES[0], leak / "copy-of-first.jpg")
+    build(tmp_path / "i.db", leak)
+    with Index(tmp_path / "i.db") as index:
+        stats = index.stats()
+        assert stats["files"] == len(LEAK_FILES) + 1
+        assert stats["contents"] == len(LEAK_FILES)
+        assert stats["duplicate_files"] == 1
+        paths = {h.record["path"] for h in index.lookup(hashlib.md5(LEAK_FILES[0].read_bytes()).hexdigest())}
+        assert paths == {str(leak / LEAK_FILES[0].name), str(leak / "copy-of-first.jpg")}
+
+
+def test_lookup_recognises_each_digest_by_length(tmp_path, leak):
+    build(tmp_path / "i.db", leak)
+    source = leak / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"
+    data = source.read_bytes()
+    with Index(tmp_path / "i.db") as index:
+        for digest, field in ((hashlib.md5(data).hexdigest(), "md5"), (hashlib.sha1(data).hexdigest(), "sha1"),
+                              (hashlib.sha256(data).hexdigest().upper(), "sha256")):
+            [hit] = index.lookup(digest)
+            assert (hit.field, hit.record["path"]) == (field, str(source))
+        phash = next(r for r in index.records() if r["path"] == str(source))["hashes"]["phash"]
+        assert str(source) in {h.record["path"] for h in index.lookup(phash) if h.field == "phash"}
+        assert index.lookup("0" * 32) == []
+        for bad in ("xyz", "abc", "0" * 33):
+            with pytest.raises(ValueError):
+                index.lookup(bad)
+
+
+def test_near_agrees_with_imagehash_distances(tmp_path, leak):
+    """near() against a brute-force oracle: every indexed pHash within 10 of a re-encoded copy, by imagehash."""
+    source = leak / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"
+    with Image.open(source) as im:
+        buffer = io.BytesIO()
+        im.resize((im.width // 2, im.height // 2)).save(buffer, "JPEG", quality=60)
+    build(tmp_path / "i.db", leak)
+    from provenance import fingerprint
+
+    query = fingerprint(buffer.getvalue(), name="copy.jpg").hashes
+    with Index(tmp_path / "i.db") as index:
+        found = {p for m in index.near(query, {"phash": 10}, kinds=["phash"]) for p in m.paths}
+        expected = {
+            r["path"] for r in index.records()
+            if r["hashes"].get("phash")
+            and imagehash.hex_to_hash(r["hashes"]["phash"]) - imagehash.hex_to_hash(query["phash"]) <= 10
+        }
+    assert str(source) in found
+    assert found == expected
+
+
+def test_prune_forgets_deleted_files_but_keeps_a_missing_root(tmp_path, leak):
+    db = tmp_path / "i.db"
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(LEAK_FILES[0], other / "x.jpg")
+    build(db, leak, other)
+    (leak / LEAK_FILES[1].name).unlink()
+    shutil.rmtree(other)  # unmounted drive or moved folder: not evidence that its files are gone
+    with Index(db) as index:
+        pruned = index.prune()
+        assert pruned.removed == [str(leak / LEAK_FILES[1].name)]
+        assert pruned.missing_roots == [str(other)]
+        assert len(index) == len(LEAK_FILES)
+
+
+def test_moved_folder_is_rerooted_without_rereading(tmp_path, leak):
+    db = tmp_path / "i.db"
+    build(db, leak)
+    moved = tmp_path / "moved-leak"
+    leak.rename(moved)
+    with Index(db) as index:
+        index.move_root(str(leak), str(moved))
+        assert index.roots() == [str(moved)]
+    again = build(db, moved)
+    assert (again.unchanged, again.added) == (len(LEAK_FILES), 0)
+
+
+def test_indexing_a_parent_folder_absorbs_the_roots_inside_it(tmp_path, leak):
+    db = tmp_path / "i.db"
+    build(db, leak)
+    (tmp_path / "notes.txt").write_text("case notes")
+    summary = build(db, tmp_path, include_hidden=False)
+    assert summary.unchanged == len(LEAK_FILES)  # the leak's files keep their rows under the new root
+    with Index(db) as index:
+        assert index.roots() == [str(tmp_path)]
+
+
+def test_bad_files_are_stored_with_their_error_and_listed(tmp_path, leak):
+    data = (leak / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg").read_bytes()
+    (leak / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    (leak / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(100))
+    summary = build(tmp_path / "i.db", leak)
+    assert summary.failed >= 1 and summary.added == len(LEAK_FILES) + 2
+    with Index(tmp_path / "i.db") as index:
+        errors = {e["path"]: e["type"] for e in index.stats()["errors"]}
+        assert str(leak / "garbage.png") in errors
+        truncated = next(r for r in index.records() if r["path"].endswith("truncated.jpg"))
+        assert truncated["sha256"] == hashlib.sha256(data[: len(data) // 3]).hexdigest()
+    # unchanged failures are not retried unless asked
+    assert build(tmp_path / "i.db", leak).unchanged == len(LEAK_FILES) + 2
+    assert build(tmp_path / "i.db", leak, retry_errors=True).updated == len(errors)
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS refuses names that are not UTF-8")
+def test_file_names_that_are_not_utf8_round_trip(tmp_path, leak):
+    name = os.fsdecode(b"caf\xe9-\xff.jpg")
+    shutil.copy(LEAK_FILES[0], os.path.join(leak, name))
+    build(tmp_path / "i.db", leak)
+    assert build(tmp_path / "i.db", leak).unchanged == len(LEAK_FILES) + 1
+    with Index(tmp_path / "i.db") as index:
+        assert os.path.join(str(leak), name) in {r["path"] for r in index.records()}
+
+
+def test_files_that_are_not_an_index_are_refused(tmp_path):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(IndexCorrupt):
+        Index(garbage)
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)")
+    with pytest.raises(IndexCorrupt, match="not a provenance index"):
+        Index(foreign)
+    newer = tmp_path / "newer.db"
+    Index(newer).close()
+    connection = sqlite3.connect(newer)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.close()
+    with pytest.raises(IndexCorrupt, match="newer"):
+        Index(newer)
+
+
+def test_schema_is_versioned_and_options_are_fixed_at_creation(tmp_path):
+    db = tmp_path / "i.db"
+    with Index(db, options=FingerprintOptions(max_pixels=1000)) as index:
+        assert index.store.schema_version() == SCHEMA_VERSION
+        assert index.store.get_meta("schema_version") == str(SCHEMA_VERSION)
+    with Index(db) as index:
+        assert index.options.max_pixels == 1000
+    with pytest.raises(IndexMismatch, match="max_pixels"):
+        Index(db, options=FingerprintOptions(max_pixels=2000))
