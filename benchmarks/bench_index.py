@@ -1,0 +1,101 @@
+"""The index: first build against an unchanged rerun, a rerun after a few changes, dedup, and memory.
+
+    python benchmarks/bench_index.py [--files 10000] [--jobs 2] [--memory 100000]
+
+Generates --files small JPEGs (crops of a fixture photo, 64x48 to 320x240), then times in
+one run: (a) the first `Index.add`, (b) a rerun with nothing changed, (c) a rerun after 1%
+of the files were rewritten, (d) `dedup` over the index. Figures are ratios to (a), since
+machines are noisy. With --memory N, indexes N generated tiny files and prints the parent's
+and the workers' resident memory at 10% of the run and at its end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_fingerprint import _generate, _rss  # noqa: E402
+
+from provenance import Index, dedup  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--memory", type=int, default=0, help="also measure memory over this many generated files")
+    args = parser.parse_args()
+    reindex(args.files, args.jobs)
+    if args.memory:
+        memory(args.memory, args.jobs)
+
+
+def timed(function):
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def reindex(count: int, jobs: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        leak = Path(folder) / "leak"
+        leak.mkdir()
+        paths = _generate(leak, count)
+        db = Path(folder) / "leak.db"
+        with Index(db) as index:
+            first, summary = timed(lambda: index.add([leak], jobs=jobs))
+            assert summary.added == count, summary
+            unchanged, summary = timed(lambda: index.add([leak], jobs=jobs))
+            assert summary.unchanged == count, summary
+            for path in paths[:: 100]:  # rewrite 1%: new bytes, new mtime
+                Image.open(path).convert("L").save(path, quality=70)
+            changed, summary = timed(lambda: index.add([leak], jobs=jobs))
+            assert summary.updated == len(paths[::100]), summary
+            deduplicated, result = timed(lambda: dedup(index.records()))
+        size = os.path.getsize(db)
+    print(f"index of {count} generated JPEGs, jobs={jobs}")
+    print(f"  (a) first build                    {first:8.2f} s   1.000")
+    print(f"  (b) rerun, nothing changed         {unchanged:8.2f} s   {unchanged / first:.4f} of (a)")
+    print(f"  (c) rerun, 1% rewritten            {changed:8.2f} s   {changed / first:.4f} of (a)")
+    print(f"  (d) dedup over the index           {deduplicated:8.2f} s   {deduplicated / first:.4f} of (a)"
+          f"  ({len(result.clusters)} clusters)")
+    print(f"  index file: {size / 1e6:.1f} MB, {size / count:.0f} bytes per file")
+
+
+def memory(count: int, jobs: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        leak = Path(folder) / "leak"
+        leak.mkdir()
+        source = Image.open(Path(__file__).resolve().parents[1] / "fixtures" / "leak"
+                            / "23b313574a1e61545db171a23edd73b3.jpg").convert("RGB").resize((320, 240))
+        for n in range(count):  # tiny distinct files: the per-file overhead is what is measured
+            left, top = n % 280, (n // 280) % 200
+            source.crop((left, top, left + 40, top + 30)).save(leak / f"{n:06d}.jpg", quality=75)
+        samples: dict[int, tuple[int, int]] = {}
+        seen = 0
+
+        with Index(Path(folder) / "leak.db") as index:
+            def progress(_path: str, _status: str) -> None:
+                nonlocal seen
+                seen += 1
+                if seen in (count // 10, count):
+                    samples[seen] = _rss(os.getpid()), 0
+
+            start = time.perf_counter()
+            index.add([leak], jobs=jobs, progress=progress)
+            elapsed = time.perf_counter() - start
+    (early, _), (late, _) = samples[count // 10], samples[count]
+    print(f"\nmemory while indexing {count} tiny files, jobs={jobs} ({elapsed:.0f} s, {count / elapsed:.0f} files/s)")
+    print(f"  parent RSS {early / 1e6:6.1f} MB at {count // 10} files, {late / 1e6:6.1f} MB at {count}"
+          f"  ({late / early:4.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
