@@ -1,12 +1,15 @@
 """The index: first build against an unchanged rerun, a rerun after a few changes, dedup, and memory.
 
-    python benchmarks/bench_index.py [--files 10000] [--jobs 2] [--memory 100000]
+    python benchmarks/bench_index.py [--files 10000] [--jobs 2] [--memory 100000] [--dedup 1000000]
 
 Generates --files small JPEGs (crops of a fixture photo, 64x48 to 320x240), then times in
 one run: (a) the first `Index.add`, (b) a rerun with nothing changed, (c) a rerun after 1%
 of the files were rewritten, (d) `dedup` over the index. Figures are ratios to (a), since
 machines are noisy. With --memory N, indexes N generated tiny files and prints the parent's
-and the workers' resident memory at 10% of the run and at its end.
+and the workers' resident memory at 10% of the run and at its end. With --dedup N, runs
+`dedup` on N synthetic records (pictures in groups of 4 near copies; a third of the groups
+are look-alikes whose pHashes crowd around one backdrop while their PDQs differ, as measured
+on the backdrop test of docs/dedup.md) against the candidate-pair search alone.
 """
 
 from __future__ import annotations
@@ -31,10 +34,35 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--memory", type=int, default=0, help="also measure memory over this many generated files")
+    parser.add_argument("--dedup", type=int, default=0, help="also time dedup over this many synthetic records")
     args = parser.parse_args()
-    reindex(args.files, args.jobs)
+    if args.files:
+        reindex(args.files, args.jobs)
     if args.memory:
         memory(args.memory, args.jobs)
+    if args.dedup:
+        dedup_scale(args.dedup)
+
+
+def dedup_scale(count: int) -> None:
+    from bench_search import leak_like
+
+    from provenance.search import MultiIndexHash, words_to_hex
+
+    phash = leak_like(count, 1, seed=1)
+    pdq = leak_like(count, 4, lookalikes=0, seed=2)  # each group of 4 is close in PDQ; look-alikes are not
+    records = [
+        {"path": f"/leak/{n:07d}.jpg", "sha256": f"{n:064x}", "kind": "image", "width": 640, "height": 480,
+         "hashes": {"phash": words_to_hex(phash[n]), "pdq": words_to_hex(pdq[n]), "pdq_quality": 100},
+         "error": None}
+        for n in range(count)
+    ]
+    pairs_time, (i, _, _) = timed(lambda: MultiIndexHash(phash, distance=10).pairs(10))
+    total, result = timed(lambda: dedup(records))
+    print(f"\ndedup of {count} synthetic records (groups of 4, a third of them look-alikes)")
+    print(f"  candidate pairs alone (pHash <= 10)  {pairs_time:8.2f} s   1.000   ({len(i)} pairs)")
+    print(f"  dedup, everything                    {total:8.2f} s   {total / pairs_time:.3f}x"
+          f"   ({len(result.clusters)} clusters, {sum(len(c.members) for c in result.clusters)} files in them)")
 
 
 def timed(function):

@@ -153,7 +153,7 @@ def dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions
         if record.get("error"):
             errors.append({"path": record.get("path"), **record["error"]})
         if record.get("sha256"):
-            files.append(record)
+            files.append(_slim(record))
 
     # level 1 and 2: files by content, contents by image data ("pictures")
     by_content: dict[str, list[int]] = defaultdict(list)
@@ -196,6 +196,20 @@ def dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions
                        unique=unique, low_information=low_information, errors=errors)
 
 
+_KEPT = ("path", "sha256", "image_data_sha256", "kind", "format", "width", "height", "mode", "jpeg_quality",
+         "hashes", "name_digest", "error")
+
+
+def _slim(record: dict[str, Any]) -> dict[str, Any]:
+    """What grouping and ranking read of a record; a large set's full records need not stay in memory."""
+    metadata = record.get("metadata") or {}
+    kept = {k: record.get(k) for k in _KEPT}
+    kept["metadata"] = {k: metadata[k] for k in (*CAMERA_FIELDS, "software", "xmp_creator_tool", "xmp_history")
+                        if metadata.get(k) is not None}
+    kept["thumbnail"] = bool(record.get("thumbnail"))
+    return kept
+
+
 def _low_information(hashes: dict[str, Any], options: DedupOptions) -> bool:
     quality = hashes.get("pdq_quality")
     if quality is not None:
@@ -213,18 +227,18 @@ def _near_groups(hashes: list[dict[str, Any]], options: DedupOptions) -> list[li
     searcher = BruteForceIndex(words) if len(hashes) < _PAIRS_SCAN_BELOW else MultiIndexHash(
         words, distance=options.phash_distance)
     i, j, d = searcher.pairs(options.phash_distance)
+    linked, score = _linked(hashes, i, j, d, options)
+    i, j, score = i[linked], j[linked], score[linked]
+    order = np.lexsort((j, i, score))  # closest links first; ties in a fixed order
+    i, j = i[order].tolist(), j[order].tolist()
+
     links: dict[int, set[int]] = defaultdict(set)
-    edges = []
-    for a, b, dp in zip(i.tolist(), j.tolist(), d.tolist()):
-        linked, score = _linked(hashes[a], hashes[b], dp, options)
-        if linked:
-            links[a].add(b)
-            links[b].add(a)
-            edges.append((score, a, b))
-    edges.sort()
+    for a, b in zip(i, j):
+        links[a].add(b)
+        links[b].add(a)
     cluster_of = {n: n for n in links}
     members: dict[int, list[int]] = {n: [n] for n in links}
-    for _, a, b in edges:
+    for a, b in zip(i, j):
         ca, cb = cluster_of[a], cluster_of[b]
         if ca == cb:
             continue
@@ -238,15 +252,25 @@ def _near_groups(hashes: list[dict[str, Any]], options: DedupOptions) -> list[li
     return [sorted(m) for m in members.values() if len(m) > 1]
 
 
-def _linked(a: dict[str, Any], b: dict[str, Any], phash: int, options: DedupOptions) -> tuple[bool, float]:
-    """Whether two pictures' hashes agree enough, and a score (smaller is closer) to order the links."""
-    if a.get("pdq") and b.get("pdq"):
-        pdq = hash_distance(a["pdq"], b["pdq"])
-        return pdq <= options.pdq_distance, phash / 64 + pdq / 256
-    if phash > options.fallback_distance or not (a.get("dhash") and b.get("dhash")):
-        return False, 1.0
-    dhash = hash_distance(a["dhash"], b["dhash"])
-    return dhash <= options.fallback_distance, phash / 64 + dhash / 64
+def _linked(hashes: list[dict[str, Any]], i: np.ndarray, j: np.ndarray, phash: np.ndarray,
+            options: DedupOptions, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """For candidate pairs (i, j) at pHash distance ``phash``: whether a second hash agrees, and a
+    score (smaller is closer) to order the links. Vectorised: look-alike sets give millions of candidates."""
+    has_pdq = np.array([bool(h.get("pdq")) for h in hashes])
+    has_dhash = np.array([bool(h.get("dhash")) for h in hashes])
+    pdq = hex_to_words([h.get("pdq") or "0" * 64 for h in hashes], 256)
+    dhash = hex_to_words([h.get("dhash") or "0" * 16 for h in hashes], 64)
+    linked = np.zeros(len(i), dtype=bool)
+    score = np.ones(len(i))
+    for start in range(0, len(i), chunk):
+        a, b, dp = i[start:start + chunk], j[start:start + chunk], phash[start:start + chunk]
+        both = has_pdq[a] & has_pdq[b]
+        dq = np.bitwise_count(pdq[a] ^ pdq[b]).sum(axis=1)
+        dd = np.bitwise_count(dhash[a] ^ dhash[b]).sum(axis=1)
+        fallback = (dp <= options.fallback_distance) & has_dhash[a] & has_dhash[b] & (dd <= options.fallback_distance)
+        linked[start:start + chunk] = np.where(both, dq <= options.pdq_distance, fallback)
+        score[start:start + chunk] = dp / 64 + np.where(both, dq / 256, dd / 64)
+    return linked, score
 
 
 # the likely original ------------------------------------------------------------------------

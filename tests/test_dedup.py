@@ -195,3 +195,17 @@ def test_corpus_groups_precision_and_recall():
         assert not (a in cluster_of and cluster_of.get(a) == cluster_of.get(b)), f"trap merged: {a} ~ {b}"
     assert precision >= 0.99
     assert recall >= 0.80
+
+
+def test_without_pdq_phash_and_dhash_must_both_be_close():
+    def plain(path: str, phash: int, dhash: int) -> dict:
+        record = synthetic(path, phash, 0)
+        record["hashes"] = {"phash": f"{phash:016x}", "dhash": f"{dhash:016x}"}
+        return record
+
+    close = [plain("a", 0, 0xF0F0), plain("b", 0b111, 0xF0F1)]  # pHash 3, dHash 1
+    assert clusters_by_path(dedup(close)) == [{"a", "b"}]
+    far_dhash = [plain("a", 0, 0xF0F0), plain("b", 0b111, 0xF0F0 ^ 0x1FF00000)]  # pHash 3, dHash 9
+    assert dedup(far_dhash).clusters == []
+    far_phash = [plain("a", 0, 0xF0F0), plain("b", 0x1FF, 0xF0F0)]  # pHash 9 > 8 without PDQ
+    assert dedup(far_phash).clusters == []
