@@ -15,8 +15,24 @@ from .pool import fingerprint_many  # noqa: E402
 from .index import Index  # noqa: E402
 from .dedup import DedupOptions, DedupResult, dedup  # noqa: E402
 
+_LAZY = {"match": "matching", "MatchOptions": "matching", "MatchReport": "matching", "Query": "captions"}
+
+
+def __getattr__(name: str):
+    """``match`` and friends load OpenCV: imported on first use, not by every fingerprint worker."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "__version__",
+    "MatchOptions",
+    "MatchReport",
+    "Query",
+    "match",
     "SCHEMA",
     "DedupOptions",
     "DedupResult",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from typing import IO, Any, Callable, Iterator
 
@@ -373,6 +374,87 @@ def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str, output: str,
         click.echo(f"provenance: {s['files']} files, {s['clusters']} clusters, {s['copies']} copies, "
                    f"{s['errors']} errors", err=True)
     sys.exit(EXIT_SOME_FAILED if report["errors"] else EXIT_OK)
+
+
+def _match_writer(fmt: str) -> Callable[[dict[str, Any], IO[str]], None]:
+    from .report import csv as csv_format
+    from .report import markdown
+
+    return {
+        "json": lambda report, stream: stream.write(json.dumps(report, indent=2, ensure_ascii=True) + "\n"),
+        "csv": csv_format.write_match,
+        "md": markdown.write_match,
+    }[fmt]
+
+
+@main.command("match")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=str))
+@click.option("--against", required=True, envvar="PROVENANCE_DB", type=click.Path(exists=True, path_type=str),
+              help="The references: an index file, or a folder (indexed on the fly) [env: PROVENANCE_DB].")
+@click.option("--html", "pages", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=str),
+              help="A saved web page: every <img> in it is a query, captioned by its <figcaption>, alt or title.")
+@click.option("--manifest", "manifests", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=str),
+              help="A CSV or JSON list of queries with `path` and `caption` (extra columns are kept).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["json", "csv", "md"]), default="json",
+              show_default=True, help="JSON (docs/schema/match.schema.json), CSV (one row per query) or Markdown.")
+@click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the report to FILE instead of stdout.")
+@click.option("--max-candidates", type=click.IntRange(1, 100), default=8, show_default=True,
+              help="Hash candidates checked geometrically per query.")
+@click.option("--no-keypoint-search", is_flag=True,
+              help="Do not search every reference's keypoints when no hash candidate confirms (faster, "
+                   "misses heavy crops, screenshots and collages).")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
+              help="Worker processes when indexing a reference folder [default: one per CPU].")
+@click.option("--follow-symlinks", is_flag=True, help="Follow symlinks met while walking query folders.")
+@click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
+def match_command(paths: tuple[str, ...], against: str, pages: tuple[str, ...], manifests: tuple[str, ...],
+                  fmt: str, output: str, max_candidates: int, no_keypoint_search: bool, jobs: int | None,
+                  follow_symlinks: bool, include_hidden: bool, quiet: bool) -> None:
+    """Match query images against references: is each one a reuse of a known photo?
+
+    Queries are files and folders, the images of saved HTML pages (--html) or the rows
+    of a manifest (--manifest). Each gets a verdict (exact, metadata-only,
+    near-duplicate, no-match), its best matches with evidence and the transform
+    estimate, and the metadata difference. Exit status 3 means some queries could not
+    be read (missing, outside their page's folder, undecodable).
+
+    \b
+    Example:
+        provenance match fixtures/article --against fixtures/leak -f md
+        provenance match --html saved-article/index.html --against leak.db -o report.json
+        provenance match --manifest captions.csv --against leak.db -f csv
+    """
+    from .captions import queries_from_html, queries_from_manifest, queries_from_paths
+    from .matching import MatchOptions, match, open_references
+
+    if not (paths or pages or manifests):
+        raise click.UsageError("give query files or folders, --html PAGE or --manifest FILE")
+    options = MatchOptions(max_candidates=max_candidates, keypoint_search=not no_keypoint_search)
+    with _library_errors():
+        queries = []
+        for page in pages:
+            queries.extend(queries_from_html(page))
+        for manifest in manifests:
+            queries.extend(queries_from_manifest(manifest))
+        walk = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
+        queries.extend(queries_from_paths(p for p in iter_files(paths, **walk) if isinstance(p, str)))
+        indexing = _progress(None, quiet or not os.path.isdir(against))
+        indexing.set_description("indexing references")
+        with indexing, open_references(against, jobs=jobs,
+                                       progress=lambda _path, _status: indexing.update(1)) as index:
+            indexing.close()
+            with _progress(len(queries), quiet) as bar:
+                report = match(queries, index, options, progress=lambda _result: bar.update(1)).to_dict()
+    with _output(output, fmt) as stream:
+        _match_writer(fmt)(report, stream)
+    if not quiet:
+        v = report["summary"]["verdicts"]
+        click.echo(f"provenance: {report['summary']['queries']} queries: {v['exact']} exact, "
+                   f"{v['metadata-only']} metadata-only, {v['near-duplicate']} near-duplicate, "
+                   f"{v['no-match']} no match; {report['summary']['errors']} could not be read", err=True)
+    sys.exit(EXIT_SOME_FAILED if report["summary"]["errors"] else EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

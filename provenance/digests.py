@@ -44,6 +44,12 @@ class StreamingDigests:
         return {name: h.hexdigest() for name, h in zip(ALGORITHMS, self._hashers)}
 
 
+def name_digest_algorithm(stem: str) -> str | None:
+    """The digest a file name stem looks like (32, 40 or 64 hex digits), or None."""
+    algorithm = NAME_DIGEST_LENGTHS.get(len(stem))
+    return algorithm if algorithm is not None and _HEX.fullmatch(stem) else None
+
+
 def name_digest(name: str | None, digests: dict[str, str]) -> dict | None:
     """If the file name's stem is 32, 40 or 64 hex digits, which digest it claims and whether it holds.
 
@@ -53,8 +59,8 @@ def name_digest(name: str | None, digests: dict[str, str]) -> dict | None:
         return None
     base = PurePath(name).name
     stem = base.split(".", 1)[0]
-    algorithm = NAME_DIGEST_LENGTHS.get(len(stem))
-    if algorithm is None or not _HEX.fullmatch(stem):
+    algorithm = name_digest_algorithm(stem)
+    if algorithm is None:
         return None
     return {"algorithm": algorithm, "matches": stem.lower() == digests[algorithm]}
 

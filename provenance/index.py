@@ -334,6 +334,24 @@ class Index:
             hits.extend(Hit(column, r) for r in self._with_paths(self.store.records_with(column, text)))
         return hits
 
+    def lookup_column(self, column: str, value: str) -> list[dict[str, Any]]:
+        """Records of the files whose ``column`` (a digest or hash field) equals ``value``."""
+        return list(self._with_paths(self.store.records_with(column, value)))
+
+    def image_contents(self) -> Iterator[tuple[str, list[str]]]:
+        """(sha256, absolute paths) of every indexed image content."""
+        roots = self.store.roots()
+        current: str | None = None
+        paths: list[str] = []
+        for sha, root_id, rel in self.store.image_files():
+            if sha != current:
+                if current is not None:
+                    yield current, paths
+                current, paths = sha, []
+            paths.append(os.path.join(roots[root_id], rel) if rel else roots[root_id])
+        if current is not None:
+            yield current, paths
+
     def answer(self, query: str, *, max_distance: int | Mapping[str, int] | None = None,
                timeout: float | None = DEFAULT_TIMEOUT) -> dict[str, Any]:
         """Everything the index knows about ``query``: a file path (fingerprinted, then looked up) or a hex digest.

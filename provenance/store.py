@@ -353,6 +353,14 @@ class Store:
                 out.setdefault(sha, []).append((root_id, decode_path(path)))
         return out
 
+    def image_files(self) -> Iterator[tuple[str, int, str]]:
+        """(sha256, root id, relative path) of every file holding an image, by content then path."""
+        for sha, root_id, path in self.db.execute(
+            "SELECT c.sha256, f.root_id, f.path FROM contents c JOIN files f ON f.sha256 = c.sha256 "
+            "WHERE c.kind = 'image' ORDER BY c.sha256, f.root_id, f.path"
+        ):
+            yield sha, root_id, decode_path(path)
+
     def count_files(self) -> int:
         return self.db.execute("SELECT count(*) FROM files").fetchone()[0]
 

@@ -85,3 +85,46 @@ def write_dedup(result: dict, stream: IO[str]) -> None:
     for error in result["errors"]:
         writer.writerow({"role": "error", "path": _cell(error["path"]),
                          "reasons": _cell(f"{error['type']}: {error['message']}")})
+
+
+MATCH_COLUMNS = [
+    "query_path", "caption", "caption_source", "verdict", "confidence", "reference_path", "relation", "score",
+    "found_by", "variant", "phash_distance", "pdq_distance", "inliers", "agreement", "scale", "crop", "crop_fraction",
+    "rotation", "flip", "jpeg_quality_reference", "jpeg_quality_query", "metadata_removed", "metadata_changed",
+    "metadata_added", "query_sha256", "reference_sha256", "declared_size", "evidence", "error",
+]  # fmt: skip
+
+
+def write_match(report: dict[str, Any], stream: IO[str]) -> None:
+    """A match report as CSV: one row per query with its best match (if any)."""
+    writer = csv.DictWriter(stream, fieldnames=MATCH_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for result in report["results"]:
+        query = result["query"]
+        best = result["matches"][0] if result["matches"] else {}
+        transform = best.get("transform") or {}
+        confirmation = best.get("confirmation") or {}
+        diff = best.get("metadata_diff") or {}
+        quality = best.get("jpeg_quality") or {}
+        error = result.get("error") or {}
+        row = {
+            "query_path": query.get("path"), "caption": query.get("caption"),
+            "caption_source": query.get("caption_source"), "verdict": result["verdict"],
+            "confidence": result["confidence"], "reference_path": (best.get("reference") or {}).get("path"),
+            "relation": best.get("relation"), "score": best.get("score"), "found_by": best.get("found_by"),
+            "variant": best.get("variant"), "phash_distance": (best.get("distances") or {}).get("phash"),
+            "pdq_distance": (best.get("distances") or {}).get("pdq"), "inliers": confirmation.get("inliers"),
+            "agreement": confirmation.get("agreement"), "scale": transform.get("scale"),
+            "crop": " ".join(str(v) for v in transform["crop"]) if transform.get("crop") else None,
+            "crop_fraction": transform.get("crop_fraction"), "rotation": transform.get("rotation"),
+            "flip": transform.get("flip"), "jpeg_quality_reference": quality.get("reference"),
+            "jpeg_quality_query": quality.get("query"),
+            "metadata_removed": " ".join(sorted(diff.get("removed") or {})),
+            "metadata_changed": " ".join(sorted(diff.get("changed") or {})),
+            "metadata_added": " ".join(sorted(diff.get("added") or {})),
+            "query_sha256": query.get("sha256"), "reference_sha256": (best.get("reference") or {}).get("sha256"),
+            "declared_size": "x".join(str(v) for v in query["declared_size"]) if query.get("declared_size") else None,
+            "evidence": " | ".join(result["evidence"] + best.get("evidence", [])),
+            "error": f"{error.get('type')}: {error.get('message')}" if error else None,
+        }  # fmt: skip
+        writer.writerow({k: _cell(v) for k, v in row.items()})

@@ -42,3 +42,53 @@ def write_dedup(result: dict[str, Any], stream: IO[str]) -> None:
         for error in result["errors"]:
             stream.write(f"| {_cell(error['path'])} | {_cell(error['type'])}: {_cell(error['message'])} |\n")
         stream.write("\n")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def write_match(report: dict[str, Any], stream: IO[str]) -> None:
+    """A match report (``MatchReport.to_dict()``) as Markdown: a summary table, then one section per query."""
+    summary = report["summary"]
+    verdicts = summary["verdicts"]
+    stream.write("# Matches\n\n")
+    stream.write("| queries | exact | metadata-only | near-duplicate | no-match | errors |\n")
+    stream.write("|---:|---:|---:|---:|---:|---:|\n")
+    stream.write(f"| {summary['queries']} | {verdicts['exact']} | {verdicts['metadata-only']} "
+                 f"| {verdicts['near-duplicate']} | {verdicts['no-match']} | {summary['errors']} |\n\n")
+    stream.write("| query | caption | verdict | confidence | reference |\n|---|---|---|---:|---|\n")
+    for result in report["results"]:
+        best = result["matches"][0]["reference"]["path"] if result["matches"] else ""
+        stream.write(f"| {_cell(result['query']['path'])} | {_cell(result['query']['caption'])} "
+                     f"| {result['verdict']} | {result['confidence']:.2f} | {_cell(best)} |\n")
+    stream.write("\n")
+    for n, result in enumerate(report["results"], 1):
+        query = result["query"]
+        stream.write(f"## {n}. {_cell(query['path'])}\n\n")
+        if query.get("caption"):
+            stream.write(f"Caption ({_cell(query['caption_source'])}): {_cell(query['caption'])}\n\n")
+        stream.write(f"**Verdict: {result['verdict']}** (confidence {result['confidence']:.2f})\n\n")
+        for line in result["evidence"]:
+            stream.write(f"- {_cell(line)}\n")
+        for match in result["matches"]:
+            ref = match["reference"]
+            stream.write(f"\n### {match['relation']}: {_cell(ref['path'])}\n\n")
+            stream.write(f"SHA-256 `{ref.get('sha256')}`, MD5 `{ref.get('md5')}`\n\n")
+            for line in match["evidence"]:
+                stream.write(f"- {_cell(line)}\n")
+            diff = match.get("metadata_diff") or {}
+            rows = [(k, v, "") for k, v in (diff.get("removed") or {}).items()]
+            rows += [(k, v["reference"], v["query"]) for k, v in (diff.get("changed") or {}).items()]
+            rows += [(k, "", v) for k, v in (diff.get("added") or {}).items()]
+            if rows:
+                stream.write("\n| metadata field | reference | query |\n|---|---|---|\n")
+                for key, ref_value, query_value in rows:
+                    stream.write(f"| {key} | {_cell(_value(ref_value))} | {_cell(_value(query_value))} |\n")
+        if result["rejected"]:
+            stream.write("\nCandidates considered and rejected:\n\n")
+            for rejected in result["rejected"]:
+                stream.write(f"- {_cell(rejected.get('reference'))}: {_cell(rejected.get('reason'))}\n")
+        stream.write("\n")

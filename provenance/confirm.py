@@ -1,0 +1,375 @@
+"""Geometric confirmation of a candidate: local features, a RANSAC homography, and an aligned pixel check.
+
+A query confirms a reference when enough ORB keypoints agree on one plane-to-plane mapping
+(this accepts crops, rescales, rotations, mirrors, screenshots and collages) *and* the
+reference, warped onto the query through that mapping, agrees with the query block by block
+over the overlap. The second test is what keeps look-alikes apart: two mugshots on the same
+backdrop share many keypoints on the wall, but the blocks where the people differ do not agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .decode import to_rgb
+
+#: longest side of the images keypoints are found on (pixels)
+WORK_SIDE = 640
+#: ORB keypoints per image
+FEATURES = 1500
+#: Lowe's ratio test
+RATIO = 0.8
+#: fewest RANSAC inliers that may confirm
+MIN_INLIERS = 12
+#: below this share of matches agreeing, a few dozen inliers are not enough (different frames of one sitting)
+MIN_INLIER_RATIO = 0.5
+CONVINCING_INLIERS = 60
+#: fewest aligned blocks that may confirm (the overlap must be big enough to judge)
+MIN_BLOCKS = 12
+#: fraction of the overlap's blocks that must agree once aligned
+MIN_AGREEMENT = 0.8
+#: a block agrees when its correlation with the aligned reference reaches this
+BLOCK_CORRELATION = 0.6
+#: a region differing over this share of the overlap in both directions rejects (another subject)
+MAX_DIFFERENT_REGION = 0.25
+#: a block is flat below this standard deviation (grey levels)
+FLAT = 4.0
+#: flat blocks agree when their levels differ by less than this
+FLAT_LEVEL = 16.0
+#: any block agrees when it differs from the aligned reference by less than this on average
+CLOSE_LEVEL = 6.0
+
+cv2.setNumThreads(1)  # the process pool already uses every core
+
+
+@dataclass
+class Features:
+    """ORB keypoints of one image (oriented for display), on a reduced working copy."""
+
+    #: the work image (grayscale, uint8), longest side <= WORK_SIDE
+    gray: np.ndarray
+    #: keypoint positions in work pixels, float32 (n, 2)
+    points: np.ndarray
+    #: ORB descriptors, uint8 (n, 32)
+    descriptors: np.ndarray
+    #: the full image's size (width, height)
+    size: tuple[int, int]
+    #: where the work image starts in the full image, and the size it covers there (a zoomed-in region)
+    origin: tuple[int, int] = (0, 0)
+    region: tuple[int, int] | None = None
+
+    @property
+    def scale(self) -> float:
+        """Full-image pixels per work pixel."""
+        return (self.region or self.size)[0] / self.gray.shape[1]
+
+    def to_full(self, points: np.ndarray) -> np.ndarray:
+        """Work-pixel points in full-image pixels."""
+        return points * self.scale + np.asarray(self.origin, dtype=np.float32)
+
+    def mirrored(self) -> "Features":
+        """The features of this image flipped left to right (whole images only)."""
+        return extract(self.gray[:, ::-1], self.size)
+
+
+def work_image(image: Image.Image) -> np.ndarray:
+    """A grayscale uint8 copy of ``image`` with its longest side at most WORK_SIDE."""
+    im = image if image.mode == "L" else to_rgb(image).convert("L")
+    longest = max(im.size)
+    if longest > WORK_SIDE:
+        factor = WORK_SIDE / longest
+        im = im.resize((max(1, round(im.width * factor)), max(1, round(im.height * factor))),
+                       Image.Resampling.BOX if factor < 0.5 else Image.Resampling.BILINEAR)
+    return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
+
+
+def extract(gray: np.ndarray, size: tuple[int, int]) -> Features:
+    """ORB keypoints and descriptors of a work image."""
+    gray = np.ascontiguousarray(gray)
+    orb = cv2.ORB_create(nfeatures=FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=31)
+    keypoints, descriptors = orb.detectAndCompute(gray, None)
+    if descriptors is None:
+        return Features(gray=gray, points=np.zeros((0, 2), np.float32), descriptors=np.zeros((0, 32), np.uint8),
+                        size=size)
+    order = np.argsort([-k.response for k in keypoints], kind="stable")  # strongest first
+    points = np.array([keypoints[i].pt for i in order], dtype=np.float32).reshape(-1, 2)
+    descriptors = descriptors[order]
+    return Features(gray=gray, points=points, descriptors=descriptors, size=size)
+
+
+def features_of(image: Image.Image, box: tuple[int, int, int, int] | None = None) -> Features:
+    """The features of a decoded, display-oriented image, or of the region ``box`` of it seen up close."""
+    if box is None:
+        return extract(work_image(image), image.size)
+    region = image.crop(box)
+    features = extract(work_image(region), image.size)
+    features.origin, features.region = (box[0], box[1]), region.size
+    return features
+
+
+@dataclass
+class Transform:
+    """How the query was made from the reference, in the reference's full-size pixel coordinates."""
+
+    #: query pixels per reference pixel (0.5: the query is half the size)
+    scale: float
+    #: the reference's region the query shows: [left, top, right, bottom], clipped to the reference
+    crop: list[int]
+    #: share of the reference's area the query shows (0–1)
+    crop_fraction: float
+    #: rotation of the query against the reference, degrees, counter-clockwise
+    rotation: float
+    #: "horizontal" when the query is the reference mirrored, else None
+    flip: str | None
+    #: 3x3 homography from query pixels to reference pixels (full sizes)
+    homography: list[list[float]]
+    #: share of the query's area that the reference fills (below 1: borders, banners, a page or collage around it)
+    query_fraction: float
+    #: where the reference lands in the query: [left, top, right, bottom] in query pixels
+    query_box: list[int] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scale": round(self.scale, 4), "crop": self.crop, "crop_fraction": round(self.crop_fraction, 4),
+            "rotation": round(self.rotation, 2), "flip": self.flip,
+            "query_fraction": round(self.query_fraction, 4), "query_box": self.query_box,
+            "homography": [[round(v, 6) for v in row] for row in self.homography],
+        }  # fmt: skip
+
+
+@dataclass
+class Confirmation:
+    """The outcome of checking one query against one reference."""
+
+    confirmed: bool
+    #: keypoint pairs that passed the ratio test, and those consistent with the homography
+    matches: int = 0
+    inliers: int = 0
+    #: aligned blocks compared, and the share of them that agree
+    blocks: int = 0
+    agreement: float = 0.0
+    transform: Transform | None = None
+    #: why it was not confirmed (None when confirmed)
+    reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "confirmed": self.confirmed, "matches": self.matches, "inliers": self.inliers,
+            "blocks": self.blocks, "agreement": round(self.agreement, 4),
+            **{k: round(v, 4) if isinstance(v, float) else v for k, v in self.extra.items()},
+            "reason": self.reason,
+        }  # fmt: skip
+
+
+def _ratio_matches(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray]:
+    if len(query.descriptors) < 2 or len(reference.descriptors) < 2:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    pairs = matcher.knnMatch(query.descriptors, reference.descriptors, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
+    q = np.array([query.points[m.queryIdx] for m in good], dtype=np.float32).reshape(-1, 2)
+    r = np.array([reference.points[m.trainIdx] for m in good], dtype=np.float32).reshape(-1, 2)
+    return q, r
+
+
+def _plausible(h: np.ndarray, query_shape: tuple[int, int]) -> bool:
+    """A homography a copy could have: orientation kept, no wild perspective, scale in reason."""
+    if not np.all(np.isfinite(h)):
+        return False
+    det = np.linalg.det(h[:2, :2])
+    if det <= 0:  # mirrored mappings are handled by mirroring the query first
+        return False
+    scale = math.sqrt(det)
+    if not 1 / 16 < scale < 16:
+        return False
+    height, width = query_shape
+    if abs(h[2, 0]) * width + abs(h[2, 1]) * height > 0.3:  # strong perspective: another view, not a copy
+        return False
+    return True
+
+
+def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Compare the query with the aligned reference block by block over the overlap.
+
+    The reference is first matched to the query's levels (one gain and offset over the whole
+    overlap: grayscale, brightness and contrast changes). A block with detail on either side
+    agrees when the details correlate; blocks flat on both sides carry no evidence and are
+    only counted apart.
+    """
+    block = max(8, round(max(query.shape) / 24))
+    sigma = block / 20
+    q = cv2.GaussianBlur(query.astype(np.float32), (0, 0), sigma)
+    w = cv2.GaussianBlur(warped.astype(np.float32), (0, 0), sigma)
+    rows, cols = q.shape[0] // block, q.shape[1] // block
+    out = {"blocks": 0, "textured": 0, "agreement": 0.0, "flat_agreement": 0.0}
+    if rows == 0 or cols == 0:
+        return out
+
+    def blocks(a: np.ndarray) -> np.ndarray:
+        return a[:rows * block, :cols * block].reshape(rows, block, cols, block).swapaxes(1, 2).reshape(
+            rows * cols, block * block)
+
+    inside = blocks(mask).min(axis=1) > 0
+    qb, wb = blocks(q), blocks(w)
+    # blocks clipped to black or white on either side (over-exposure, a brightened copy) say nothing
+    clipped = np.zeros(len(qb), bool)
+    for b in (qb, wb):
+        level, spread = b.mean(axis=1), b.std(axis=1)
+        clipped |= (spread < FLAT) & ((level > 240) | (level < 15))
+    inside &= ~clipped
+    out["blocks"] = int(inside.sum())
+    if out["blocks"] == 0:
+        return out
+    qb, wb = qb[inside], wb[inside]
+    usable = (qb > 12) & (qb < 243) & (wb > 12) & (wb < 243)
+    if usable.sum() > 100 and wb[usable].std() > 1:
+        gain, offset = np.polyfit(wb[usable], qb[usable], 1)
+    else:
+        gain, offset = 1.0, float(qb.mean() - wb.mean())
+    wb = wb * gain + offset
+    qc = qb - qb.mean(axis=1, keepdims=True)
+    wc = wb - wb.mean(axis=1, keepdims=True)
+    qs, ws = np.sqrt((qc * qc).mean(axis=1)), np.sqrt((wc * wc).mean(axis=1))
+    correlation = (qc * wc).mean(axis=1) / np.maximum(qs * ws, 1e-6)
+    difference = np.abs(qb - wb).mean(axis=1)
+    flat = (qs < FLAT) & (ws < FLAT)
+    textured = ~flat
+    out["textured"] = int(textured.sum())
+    agree = np.where(flat, difference < FLAT_LEVEL, (correlation >= BLOCK_CORRELATION) | (difference < CLOSE_LEVEL))
+    if textured.any():
+        out["agreement"] = float(agree[textured].mean())
+    if flat.any():
+        out["flat_agreement"] = float(agree[flat].mean())
+    out["largest_difference"] = _largest_difference(inside.reshape(rows, cols), agree, rows, cols)
+    return out
+
+
+def _largest_difference(inside: np.ndarray, agree: np.ndarray, rows: int, cols: int) -> float:
+    """The smaller side, as a share of the overlap's side, of the largest region where the pictures differ.
+
+    Overlays (caption bands, watermarks, borders) differ in bands thin in one direction; another
+    person or object in the same scene differs in a region that is large in both.
+    """
+    grid = np.zeros((rows, cols), np.uint8)
+    grid[inside] = (~agree).astype(np.uint8)
+    grid = cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    grid[~inside] = 0
+    ys, xs = np.nonzero(inside)
+    span_h, span_w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+    count, _, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=4)
+    largest = 0.0
+    for label in range(1, count):
+        x, y, w, h, area = stats[label]
+        if area >= 0.04 * inside.sum():
+            largest = max(largest, min(w / span_w, h / span_h))
+    return float(largest)
+
+
+def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> Confirmation:
+    """Check whether ``query`` shows (part of) ``reference``; ``mirrored`` says the query features were flipped."""
+    q, r = _ratio_matches(query, reference)
+    matched = _box(query.to_full(q)) if len(q) >= 4 else None
+    if len(q) < MIN_INLIERS:
+        return Confirmation(False, matches=len(q), reason=f"only {len(q)} keypoint matches",
+                            extra={"matched_box": matched})
+    h, inlier_mask = cv2.findHomography(q, r, cv2.USAC_MAGSAC, 3.0, maxIters=2000, confidence=0.999)
+    inliers = int(inlier_mask.sum()) if inlier_mask is not None else 0
+    if h is None or inliers < MIN_INLIERS:
+        return Confirmation(False, matches=len(q), inliers=inliers, reason=f"only {inliers} consistent keypoints",
+                            extra={"matched_box": matched})
+    if not _plausible(h, query.gray.shape):
+        return Confirmation(False, matches=len(q), inliers=inliers, reason="the keypoints fit no plausible copy",
+                            extra={"matched_box": matched})
+    # the reference warped into the query's frame (work pixels)
+    qh, qw = query.gray.shape
+    warped = cv2.warpPerspective(reference.gray, h, (qw, qh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    inside = cv2.warpPerspective(np.full(reference.gray.shape, 255, np.uint8), h, (qw, qh),
+                                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
+    transform = _transform(h, query, reference, mirrored)
+    # Compare only where the query shows the reference: within the hull of the agreeing keypoints.
+    # In a collage, a screenshot or a cropped copy the rest of the reference's footprint is other content.
+    hull = cv2.convexHull(q[inlier_mask.ravel().astype(bool)]).astype(np.int32)
+    shown = cv2.fillConvexPoly(np.zeros_like(inside), hull, 255)
+    pad = max(3, round(max(qh, qw) / 24))
+    shown = cv2.dilate(shown, np.ones((pad, pad), np.uint8))
+    compared = _block_agreement(query.gray, warped, cv2.bitwise_and(inside, shown))
+    blocks, agreement = compared["textured"], compared["agreement"]
+    result = Confirmation(False, matches=len(q), inliers=inliers, blocks=blocks, agreement=agreement,
+                          transform=transform, extra={**compared, "inlier_ratio": inliers / len(q),
+                                                      "matched_box": transform.query_box or matched})
+    if inliers / len(q) < MIN_INLIER_RATIO and inliers < CONVINCING_INLIERS:
+        result.reason = f"only {inliers} of {len(q)} keypoint matches agree on one mapping"
+    elif blocks < MIN_BLOCKS:
+        result.reason = f"the overlap has too little detail to compare ({blocks} blocks)"
+    elif compared["largest_difference"] >= MAX_DIFFERENT_REGION:
+        result.reason = (f"aligned, but a region {compared['largest_difference']:.0%} of the overlap across differs: "
+                         "another subject in the same scene")
+    elif agreement < MIN_AGREEMENT:
+        result.reason = f"aligned, but only {agreement:.0%} of the overlap agrees: a different picture of the same scene"
+    else:
+        result.confirmed = True
+    return result
+
+
+def _transform(h_work: np.ndarray, query: Features, reference: Features, mirrored: bool) -> Transform:
+    """Express the work-pixel homography in full-size pixels and summarise it."""
+    to_query_work = np.diag([1 / query.scale, 1 / query.scale, 1.0]) @ np.array(
+        [[1.0, 0, -query.origin[0]], [0, 1, -query.origin[1]], [0, 0, 1]])
+    to_ref_full = np.diag([reference.scale, reference.scale, 1.0])
+    h = to_ref_full @ h_work @ to_query_work
+    qw, qh = query.size
+    h = h / h[2, 2]
+    # the rotation and scale of the (possibly flipped) query's axes in reference space
+    affine = h[:2, :2]
+    det = abs(np.linalg.det(affine))
+    scale = 1 / math.sqrt(det) if det > 0 else float("nan")
+    rotation = -math.degrees(math.atan2(affine[1, 0], affine[0, 0]))
+    rotation = (rotation + 180) % 360 - 180
+    if mirrored:  # the features were of the flipped query: undo the flip on the query side
+        h = h @ np.array([[-1.0, 0, qw], [0, 1, 0], [0, 0, 1]])
+    corners = np.array([[0, 0], [qw, 0], [qw, qh], [0, qh]], dtype=np.float64).reshape(-1, 1, 2)
+    projected = cv2.perspectiveTransform(corners, h).reshape(-1, 2)
+    rw, rh = reference.size
+    left, top = np.clip(projected.min(axis=0), 0, [rw, rh])
+    right, bottom = np.clip(projected.max(axis=0), 0, [rw, rh])
+    crop = [int(round(v)) for v in (left, top, right, bottom)]
+    crop_fraction = max(0.0, (right - left) * (bottom - top)) / (rw * rh)
+    # where the reference lands in the query
+    ref_corners = np.array([[0, 0], [rw, 0], [rw, rh], [0, rh]], dtype=np.float64).reshape(-1, 1, 2)
+    footprint = cv2.perspectiveTransform(ref_corners, np.linalg.inv(h)).reshape(-1, 2).astype(np.float32)
+    query_rect = np.array([[0, 0], [qw, 0], [qw, qh], [0, qh]], dtype=np.float32)
+    try:
+        area, polygon = cv2.intersectConvexConvex(footprint, query_rect)
+    except cv2.error:  # a degenerate footprint
+        area, polygon = 0.0, None
+    box = None
+    if polygon is not None and len(polygon):
+        (x0, y0), (x1, y1) = polygon.reshape(-1, 2).min(axis=0), polygon.reshape(-1, 2).max(axis=0)
+        box = [int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))]
+    return Transform(scale=scale, crop=crop, crop_fraction=float(crop_fraction), rotation=rotation,
+                     flip="horizontal" if mirrored else None, homography=h.tolist(),
+                     query_fraction=float(area) / (qw * qh), query_box=box)
+
+
+def _box(points: np.ndarray) -> list[int]:
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    return [int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))]
+
+
+def confirm_any(query: Features, reference: Features, query_mirror: Features | None = None) -> Confirmation:
+    """Confirm as is, then mirrored if that fails (a mirror needs the flipped query's keypoints)."""
+    direct = confirm(query, reference)
+    if direct.confirmed or query_mirror is None:
+        return direct
+    flipped = confirm(query_mirror, reference, mirrored=True)
+    if flipped.confirmed or flipped.inliers > direct.inliers:
+        return flipped
+    return direct

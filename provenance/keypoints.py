@@ -1,0 +1,111 @@
+"""A keypoint search over every reference: candidates for the queries global hashes cannot find.
+
+Crops keeping little of the picture, screenshots of a page and collages have global hashes
+unrelated to the reference's; their keypoints still are the reference's. Each reference
+contributes its strongest ORB descriptors; a query's descriptors vote for the references
+holding descriptors within a small Hamming distance. This search is linear in the number of
+references (docs/limits.md), so it runs only when no hash candidate confirmed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Protocol
+
+import cv2
+import numpy as np
+
+from .confirm import Features
+
+if TYPE_CHECKING:
+    from .index import Index
+
+#: descriptors kept per reference for the search (the strongest by ORB's score)
+PER_REFERENCE = 400
+#: a query descriptor votes for a reference holding one within this many bits (of 256)
+VOTE_DISTANCE = 40
+#: neighbours looked at per query descriptor (the nearest from another reference is the rival)
+NEIGHBOURS = 6
+#: the nearest descriptor must be this much closer than the nearest of any other reference
+RATIO = 0.8
+#: fewest votes that make a candidate, and how many candidates are returned
+MIN_VOTES = 6
+TOP = 5
+
+
+class FeatureSource(Protocol):
+    def get(self, sha256: str, paths: list[str]) -> Features | None: ...
+
+
+class KeypointSearch:
+    """The stacked descriptors of a reference set and which reference owns each."""
+
+    def __init__(self, owners: list[str], paths: dict[str, list[str]], descriptors: np.ndarray,
+                 owner_of: np.ndarray) -> None:
+        self._owners = owners
+        self._paths = paths
+        self._descriptors = descriptors
+        self._owner_of = owner_of
+        self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+
+    @classmethod
+    def build(cls, references: Iterable[tuple[str, list[str], Features | None]]) -> "KeypointSearch":
+        """From (sha256, paths, features) of each reference; references without features are left out."""
+        owners: list[str] = []
+        paths: dict[str, list[str]] = {}
+        blocks, owner_blocks = [], []
+        for sha256, where, features in references:
+            if features is None or len(features.descriptors) == 0:
+                continue
+            paths[sha256] = where
+            owner = len(owners)
+            owners.append(sha256)
+            descriptors = features.descriptors[: PER_REFERENCE]  # ORB returns the strongest first
+            blocks.append(descriptors)
+            owner_blocks.append(np.full(len(descriptors), owner, dtype=np.int32))
+        stacked = np.concatenate(blocks) if blocks else np.zeros((0, 32), np.uint8)
+        owner_of = np.concatenate(owner_blocks) if owner_blocks else np.zeros(0, np.int32)
+        return cls(owners, paths, stacked, owner_of)
+
+    @classmethod
+    def for_index(cls, index: "Index", source: FeatureSource) -> "KeypointSearch":
+        """Every image reference of ``index``, its keypoints read through ``source``."""
+        return cls.build((sha, where, source.get(sha, where)) for sha, where in index.image_contents())
+
+    def __len__(self) -> int:
+        return len(self._owners)
+
+    def paths(self, sha256: str) -> list[str]:
+        return self._paths.get(sha256, [])
+
+    def _votes(self, descriptors: np.ndarray) -> np.ndarray:
+        votes = np.zeros(len(self._owners), dtype=np.int64)
+        if len(descriptors) == 0 or len(self._descriptors) < NEIGHBOURS:
+            return votes
+        for neighbours in self._matcher.knnMatch(descriptors, self._descriptors, k=NEIGHBOURS):
+            if not neighbours or neighbours[0].distance > VOTE_DISTANCE:
+                continue
+            # Lowe's ratio test across references: a descriptor common to many pictures (text, grids,
+            # generic corners) votes for none of them
+            best = int(self._owner_of[neighbours[0].trainIdx])
+            rival = next((m.distance for m in neighbours[1:] if int(self._owner_of[m.trainIdx]) != best), None)
+            if rival is None or neighbours[0].distance < RATIO * rival:
+                votes[best] += 1
+        return votes
+
+    def candidates(self, query: Features, *, exclude: set[str] = frozenset(),
+                   mirrored: Features | None = None) -> list[tuple[str, int]]:
+        """References that the query's keypoints (and its mirror's) vote for: (sha256, votes), most first."""
+        if not self._owners:
+            return []
+        votes = self._votes(query.descriptors)
+        if mirrored is not None:
+            votes = np.maximum(votes, self._votes(mirrored.descriptors))
+        order = np.argsort(-votes, kind="stable")
+        found = []
+        for owner in order:
+            if votes[owner] < MIN_VOTES or len(found) == TOP:
+                break
+            sha = self._owners[owner]
+            if sha not in exclude:
+                found.append((sha, int(votes[owner])))
+        return found
