@@ -123,9 +123,9 @@ class Transform:
     crop: list[int]
     #: share of the reference's area the query shows (0–1)
     crop_fraction: float
-    #: rotation of the query against the reference, degrees, counter-clockwise
+    #: rotation of the query against the reference, degrees, counter-clockwise (after the flip, if any)
     rotation: float
-    #: "horizontal" when the query is the reference mirrored, else None
+    #: "horizontal" when the query is the reference mirrored left to right (then rotated), else None
     flip: str | None
     #: 3x3 homography from query pixels to reference pixels (full sizes)
     homography: list[list[float]]
@@ -151,7 +151,7 @@ class Confirmation:
     #: keypoint pairs that passed the ratio test, and those consistent with the homography
     matches: int = 0
     inliers: int = 0
-    #: aligned blocks compared, and the share of them that agree
+    #: textured blocks compared after alignment, and the share of them that agree
     blocks: int = 0
     agreement: float = 0.0
     transform: Transform | None = None
@@ -208,7 +208,7 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) ->
     q = cv2.GaussianBlur(query.astype(np.float32), (0, 0), sigma)
     w = cv2.GaussianBlur(warped.astype(np.float32), (0, 0), sigma)
     rows, cols = q.shape[0] // block, q.shape[1] // block
-    out = {"blocks": 0, "textured": 0, "agreement": 0.0, "flat_agreement": 0.0}
+    out = {"compared": 0, "textured": 0, "agreement": 0.0, "flat_agreement": 0.0, "largest_difference": 0.0}
     if rows == 0 or cols == 0:
         return out
 
@@ -224,8 +224,8 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) ->
         level, spread = b.mean(axis=1), b.std(axis=1)
         clipped |= (spread < FLAT) & ((level > 240) | (level < 15))
     inside &= ~clipped
-    out["blocks"] = int(inside.sum())
-    if out["blocks"] == 0:
+    out["compared"] = int(inside.sum())
+    if out["compared"] == 0:
         return out
     qb, wb = qb[inside], wb[inside]
     usable = (qb > 12) & (qb < 243) & (wb > 12) & (wb < 243)
@@ -294,17 +294,11 @@ def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> 
                                  flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
     transform = _transform(h, query, reference, mirrored)
-    # Compare only where the query shows the reference: within the hull of the agreeing keypoints.
-    # In a collage, a screenshot or a cropped copy the rest of the reference's footprint is other content.
-    hull = cv2.convexHull(q[inlier_mask.ravel().astype(bool)]).astype(np.int32)
-    shown = cv2.fillConvexPoly(np.zeros_like(inside), hull, 255)
-    pad = max(3, round(max(qh, qw) / 24))
-    shown = cv2.dilate(shown, np.ones((pad, pad), np.uint8))
-    compared = _block_agreement(query.gray, warped, cv2.bitwise_and(inside, shown))
-    blocks, agreement = compared["textured"], compared["agreement"]
+    compared = _block_agreement(query.gray, warped, inside)
+    blocks, agreement = compared.pop("textured"), compared.pop("agreement")
     result = Confirmation(False, matches=len(q), inliers=inliers, blocks=blocks, agreement=agreement,
                           transform=transform, extra={**compared, "inlier_ratio": inliers / len(q),
-                                                      "matched_box": transform.query_box or matched})
+                                                      "matched_box": _box(query.to_full(q[inlier_mask.ravel().astype(bool)]))})
     if inliers / len(q) < MIN_INLIER_RATIO and inliers < CONVINCING_INLIERS:
         result.reason = f"only {inliers} of {len(q)} keypoint matches agree on one mapping"
     elif blocks < MIN_BLOCKS:
@@ -331,7 +325,9 @@ def _transform(h_work: np.ndarray, query: Features, reference: Features, mirrore
     affine = h[:2, :2]
     det = abs(np.linalg.det(affine))
     scale = 1 / math.sqrt(det) if det > 0 else float("nan")
-    rotation = -math.degrees(math.atan2(affine[1, 0], affine[0, 0]))
+    rotation = math.degrees(math.atan2(affine[1, 0], affine[0, 0]))
+    if mirrored:  # the flipped query is the reference turned the other way
+        rotation = -rotation
     rotation = (rotation + 180) % 360 - 180
     if mirrored:  # the features were of the flipped query: undo the flip on the query side
         h = h @ np.array([[-1.0, 0, qw], [0, 1, 0], [0, 0, 1]])

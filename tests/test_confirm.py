@@ -1,0 +1,133 @@
+"""Geometric confirmation: transforms we construct are recovered; look-alikes on one backdrop are rejected."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageDraw, ImageOps
+
+from provenance.confirm import confirm, confirm_any, features_of
+
+from conftest import FIXTURES, corpus_path
+
+REFERENCE = FIXTURES / "leak" / "56cd6b2057623bfb70111b883678d436.jpg"  # 1024x768 camera photo
+WALL = FIXTURES / "leak" / "23b313574a1e61545db171a23edd73b3.jpg"  # trail-camera scene, textured
+
+
+def reencode(im: Image.Image, quality: int = 80) -> Image.Image:
+    buffer = io.BytesIO()
+    im.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    with Image.open(REFERENCE) as im:
+        image = im.convert("RGB")
+    return image, features_of(image)
+
+
+def check(query: Image.Image, reference_features):
+    features = features_of(query)
+    return confirm_any(features, reference_features, features.mirrored())
+
+
+def test_crop_and_scale_are_recovered(reference):
+    image, features = reference
+    box = (100, 80, 700, 530)
+    query = reencode(image.crop(box).resize((300, 225), Image.Resampling.LANCZOS))
+    outcome = check(query, features)
+    assert outcome.confirmed, outcome.reason
+    t = outcome.transform
+    assert t.crop == pytest.approx(list(box), abs=8)
+    assert t.scale == pytest.approx(0.5, abs=0.03)
+    assert abs(t.rotation) < 1 and t.flip is None
+    assert t.crop_fraction == pytest.approx(600 * 450 / (1024 * 768), abs=0.02)
+
+
+def test_quarter_turn_is_counter_clockwise_positive(reference):
+    image, features = reference
+    outcome = check(reencode(image.transpose(Image.Transpose.ROTATE_90)), features)  # PIL: counter-clockwise
+    assert outcome.confirmed, outcome.reason
+    assert outcome.transform.rotation == pytest.approx(90, abs=1)
+    clockwise = check(reencode(image.transpose(Image.Transpose.ROTATE_270)), features)
+    assert clockwise.transform.rotation == pytest.approx(-90, abs=1)
+    tilted = check(reencode(image.rotate(4, resample=Image.Resampling.BICUBIC)), features)  # counter-clockwise
+    assert tilted.transform.rotation == pytest.approx(4, abs=0.5)
+
+
+def test_mirror_is_recognised(reference):
+    image, features = reference
+    outcome = check(reencode(ImageOps.mirror(image)), features)
+    assert outcome.confirmed, outcome.reason
+    assert outcome.transform.flip == "horizontal"
+    assert abs(outcome.transform.rotation) < 1
+    assert outcome.transform.crop_fraction > 0.97
+    turned = check(reencode(ImageOps.mirror(image).rotate(4, resample=Image.Resampling.BICUBIC)), features)
+    assert turned.transform.flip == "horizontal"
+    assert turned.transform.rotation == pytest.approx(4, abs=0.5)  # mirrored, then turned counter-clockwise
+
+
+def test_reference_inside_a_page_fills_part_of_the_query(reference):
+    image, features = reference
+    page = Image.new("RGB", (1400, 1200), (250, 250, 250))
+    ImageDraw.Draw(page).rectangle([0, 0, 1400, 100], fill=(20, 30, 50))
+    page.paste(image.resize((700, 525)), (100, 200))
+    outcome = check(reencode(page), features)
+    assert outcome.confirmed, outcome.reason
+    assert outcome.transform.query_fraction == pytest.approx(700 * 525 / (1400 * 1200), abs=0.02)
+    assert outcome.transform.query_box == pytest.approx([100, 200, 800, 725], abs=6)
+
+
+def mugshot(subject: Image.Image, wall: Image.Image) -> Image.Image:
+    """A subject in front of a fixed, textured backdrop."""
+    backdrop = ImageOps.fit(wall, (600, 800))
+    w, h = 330, 480
+    subject = ImageOps.fit(subject, (w, h))
+    mask = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(mask).ellipse([0, 0, w, int(h * 1.4)], fill=255)
+    backdrop.paste(subject, ((600 - w) // 2, 800 - h), mask)
+    return backdrop
+
+
+def test_look_alikes_on_one_backdrop_are_rejected_and_copies_are_not():
+    with Image.open(WALL) as im:
+        wall = im.convert("RGB")
+    subjects = []
+    for path in sorted((FIXTURES / "leak").glob("*.jpg")):
+        if path != WALL:
+            with Image.open(path) as im:
+                subjects.append(ImageOps.exif_transpose(im).convert("RGB"))
+    shots = [mugshot(s, wall) for s in subjects[:5]]
+    features = [features_of(s) for s in shots]
+    for i, shot in enumerate(shots):
+        copy = reencode(shot.resize((450, 600)), quality=60)
+        assert check(copy, features[i]).confirmed
+        for j in range(len(shots)):
+            if j != i:
+                outcome = check(copy, features[j])
+                assert not outcome.confirmed, (i, j, outcome.to_dict())
+
+
+def test_unrelated_photos_are_rejected(reference):
+    _, features = reference
+    with Image.open(WALL) as im:
+        outcome = check(im.convert("RGB"), features)
+    assert not outcome.confirmed and outcome.reason
+
+
+def test_flat_images_cannot_confirm(reference):
+    _, features = reference
+    blank = Image.new("RGB", (640, 480), (128, 128, 128))
+    outcome = confirm(features_of(blank), features)
+    assert not outcome.confirmed and "keypoint" in outcome.reason
+
+
+@pytest.mark.corpus
+def test_corpus_trap_hopper_is_not_grace_hopper():
+    hopper = corpus_path("pillow-images", "hopper.jpg")
+    grace = corpus_path("packaged-photos", "matplotlib", "grace_hopper.jpg")
+    with Image.open(hopper) as a, Image.open(grace) as b:
+        assert not check(reencode(b.convert("RGB")), features_of(a.convert("RGB"))).confirmed
+        assert not check(reencode(a.convert("RGB")), features_of(b.convert("RGB"))).confirmed
