@@ -33,7 +33,7 @@ import imagehash
 from PIL import Image, ImageDraw, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from transforms import TRANSFORMS, collage, encode  # noqa: E402
+from transforms import BYTE_TRANSFORMS, TRANSFORMS, collage, encode  # noqa: E402
 
 from provenance import Index  # noqa: E402
 from provenance.captions import Query  # noqa: E402
@@ -212,10 +212,13 @@ def main() -> None:
             "rejected": result.rejected,
         })  # fmt: skip
 
+    byte_transforms = {k: v for k, v in BYTE_TRANSFORMS.items() if not args.only or k in args.only}
     for name in sorted(n for n in references if n[:3].isdigit()):
         im = references[name]
         for transform, fn in transforms.items():
             run("positive", transform, name, fn(im, random.Random(f"{args.seed}{name}{transform}")), name)
+        for transform, byte_fn in byte_transforms.items():
+            run("positive", transform, name, byte_fn((refs_dir / name).read_bytes()), name)
     for n, im in enumerate(distractors):
         for transform in NEGATIVE_TRANSFORMS:
             if transform in transforms:

@@ -144,8 +144,34 @@ def _as(fn: Callable[[Image.Image, random.Random], Image.Image], **options) -> T
     return lambda im, rng: encode(fn(im, rng), **options)
 
 
-def _metadata_stripped(im: Image.Image, rng: random.Random, source: bytes | None = None) -> bytes:
-    return encode(im, quality=92)
+def strip_metadata(data: bytes) -> bytes:
+    """The file without its metadata, byte for byte otherwise: JPEG APP1-APP15 and COM segments,
+    PNG text, time, EXIF and ICC chunks. Other formats are returned unchanged."""
+    if data[:2] == b"\xff\xd8":
+        out, i = bytearray(data[:2]), 2
+        while i + 4 <= len(data) and data[i] == 0xFF:
+            marker = data[i + 1]
+            if marker == 0xDA:  # start of scan: the rest is image data
+                break
+            length = int.from_bytes(data[i + 2:i + 4], "big")
+            if not (0xE1 <= marker <= 0xEF or marker == 0xFE):
+                out += data[i:i + 2 + length]
+            i += 2 + length
+        return bytes(out + data[i:])
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        out, i = bytearray(data[:8]), 8
+        while i + 8 <= len(data):
+            length = int.from_bytes(data[i:i + 4], "big")
+            kind = data[i + 4:i + 8]
+            if kind not in (b"tEXt", b"iTXt", b"zTXt", b"tIME", b"eXIf", b"iCCP"):
+                out += data[i:i + 12 + length]
+            i += 12 + length
+        return bytes(out)
+    return data
+
+
+#: transforms of the file's bytes rather than its pixels
+BYTE_TRANSFORMS: dict[str, Callable[[bytes], bytes]] = {"metadata-stripped": strip_metadata}
 
 
 TRANSFORMS: dict[str, Transform] = {
@@ -155,7 +181,6 @@ TRANSFORMS: dict[str, Transform] = {
     "jpeg-q15": lambda im, rng: encode(im, quality=15),
     "webp": lambda im, rng: encode(im, "WEBP", quality=80),
     "png": lambda im, rng: encode(im, "PNG"),
-    "metadata-stripped": _metadata_stripped,
     "resize-50": _as(lambda im, rng: im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS)),
     "thumbnail-256": _as(lambda im, rng: ImageOps.contain(im, (256, 256), Image.Resampling.LANCZOS)),
     "wordpress-960x640": _as(lambda im, rng: cover(im, (960, 640)), quality=82),

@@ -405,13 +405,15 @@ def _match_writer(fmt: str) -> Callable[[dict[str, Any], IO[str]], None]:
               help="Do not search every reference's keypoints when no hash candidate confirms (faster, "
                    "misses heavy crops, screenshots and collages).")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
-              help="Worker processes when indexing a reference folder [default: one per CPU].")
+              help="Worker processes that read the queries (and a reference folder) [default: one per CPU].")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+              show_default=True, help="Seconds one query file may take to read before it is given up as an error.")
 @click.option("--follow-symlinks", is_flag=True, help="Follow symlinks met while walking query folders.")
 @click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 def match_command(paths: tuple[str, ...], against: str, pages: tuple[str, ...], manifests: tuple[str, ...],
                   fmt: str, output: str, max_candidates: int, no_keypoint_search: bool, jobs: int | None,
-                  follow_symlinks: bool, include_hidden: bool, quiet: bool) -> None:
+                  timeout: float, follow_symlinks: bool, include_hidden: bool, quiet: bool) -> None:
     """Match query images against references: is each one a reuse of a known photo?
 
     Queries are files and folders, the images of saved HTML pages (--html) or the rows
@@ -446,7 +448,8 @@ def match_command(paths: tuple[str, ...], against: str, pages: tuple[str, ...], 
                                        progress=lambda _path, _status: indexing.update(1)) as index:
             indexing.close()
             with _progress(len(queries), quiet) as bar:
-                report = match(queries, index, options, progress=lambda _result: bar.update(1)).to_dict()
+                report = match(queries, index, options, jobs=default_jobs() if jobs is None else jobs,
+                               timeout=timeout, progress=lambda _result: bar.update(1)).to_dict()
     with _output(output, fmt) as stream:
         _match_writer(fmt)(report, stream)
     if not quiet:

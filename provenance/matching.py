@@ -28,6 +28,7 @@ from .digests import name_digest_algorithm
 from .fingerprint import Fingerprint, FingerprintOptions, fingerprint
 from .hashes import HASH_KINDS, distance
 from .index import Index
+from .pool import DEFAULT_TIMEOUT, fingerprint_many
 from .keypoints import KeypointSearch
 
 SCHEMA = "provenance/match-1"
@@ -122,15 +123,22 @@ _QUERY_FACTS = ("size", "format", "width", "height", "md5", "sha1", "sha256", "i
 
 # -- query images and their variants ----------------------------------------------------------------
 
-def _oriented_image(path: str, max_pixels: int) -> Image.Image:
+def _oriented_image(path: str, max_pixels: int, side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
+    """The image decoded and turned upright, and its full upright size. With ``side``, a JPEG is
+    decoded at a reduced scale (DCT scaling) keeping both sides at least ``side``."""
     with pixel_limit(max_pixels):
         im = open_image(path, os.path.basename(path), max_pixels)
+        full = im.size
+        if side and im.format in ("JPEG", "MPO"):
+            im.draft("RGB", (side, side))
         load(im)
         try:
-            im = ImageOps.exif_transpose(im)
+            upright = ImageOps.exif_transpose(im)
         except Exception:
-            pass
-        return to_rgb(im)
+            upright = im
+        if upright.size != im.size:  # turned a quarter: so is the full size
+            full = (full[1], full[0])
+        return to_rgb(upright), full
 
 
 _DIHEDRAL: tuple[tuple[str, Callable[[Image.Image], Image.Image]], ...] = (
@@ -170,7 +178,7 @@ def trim_borders(im: Image.Image, tolerance: float = 10.0) -> Image.Image | None
 
 
 def _variant_hashes(im: Image.Image) -> list[tuple[str, dict[str, str]]]:
-    """pHash (and PDQ when available) of the query's eight rotations/flips and of its border-trimmed copy."""
+    """pHash, dHash (and PDQ when available) of the query's eight rotations/flips and of its border-trimmed copy."""
     small = im.copy()
     small.thumbnail((512, 512), Image.Resampling.BOX)
     variants = [(name, fn(small)) for name, fn in _DIHEDRAL]
@@ -179,7 +187,7 @@ def _variant_hashes(im: Image.Image) -> list[tuple[str, dict[str, str]]]:
         variants.append(("borders trimmed", trimmed))
     out = []
     for name, image in variants:
-        hashes = {"phash": str(imagehash.phash(image))}
+        hashes = {"phash": str(imagehash.phash(image)), "dhash": str(imagehash.dhash(image))}
         if "pdq" in HASH_KINDS:
             hashes.update({k: v for k, v in HASH_KINDS["pdq"].compute(image).items() if k == "pdq"})
         out.append((name, hashes))
@@ -203,7 +211,8 @@ class _ReferenceFeatures:
         features = None
         for path in paths:
             try:
-                features = geometry.features_of(_oriented_image(path, self.max_pixels))
+                image, full = _oriented_image(path, self.max_pixels, side=geometry.WORK_SIDE)
+                features = geometry.extract(geometry.work_image(image), full)
                 break
             except Exception:  # noqa: BLE001 - a missing or damaged reference: try its other paths
                 continue
@@ -222,6 +231,7 @@ class Matcher:
         self.index = index
         self.options = options or MatchOptions()
         self.references = _ReferenceFeatures(self.options.max_pixels)
+        self.fingerprint_options = FingerprintOptions(max_pixels=self.options.max_pixels)
         self._keypoints: KeypointSearch | None = None
 
     def _keypoint_search(self) -> KeypointSearch:
@@ -229,12 +239,13 @@ class Matcher:
             self._keypoints = KeypointSearch.for_index(self.index, self.references)
         return self._keypoints
 
-    def match_query(self, query: Query) -> QueryResult:
-        """The verdict on one query; never raises for a bad query file."""
+    def match_query(self, query: Query, record: dict[str, Any] | None = None) -> QueryResult:
+        """The verdict on one query, given its fingerprint record if already made; never raises for a bad file."""
         if query.problem:
             return QueryResult(query, "no-match", 0.0, evidence=[f"not matched: {query.problem}"],
                                error={"type": "QueryUnavailable", "message": query.problem})
-        record = fingerprint(query.path, options=FingerprintOptions(max_pixels=self.options.max_pixels)).to_dict()
+        if record is None:
+            record = fingerprint(query.path, options=self.fingerprint_options).to_dict()
         apply_embedded(query, record.get("metadata"))
         result = QueryResult(query, "no-match", 0.0, fingerprint=record, error=record.get("error"))
         result.evidence.extend(_query_evidence(query, record))
@@ -245,7 +256,9 @@ class Matcher:
                 for ref in self._references_with(column, record[column]):
                     if ref["sha256"] not in matches:
                         matches[ref["sha256"]] = self._claim(relation, ref, record)
-        if record.get("kind") == "image" and not any(m.relation == "exact" for m in matches.values()):
+        # a query the fingerprint could not hash is not decoded again here: the decoder already refused it
+        if (record.get("kind") == "image" and record.get("hashes")
+                and not any(m.relation == "exact" for m in matches.values())):
             self._near(query, record, matches, result)
         result.matches = sorted(matches.values(), key=lambda m: (-m.score, m.reference.get("path") or ""))
         if named:
@@ -305,7 +318,7 @@ class Matcher:
 
     def _near(self, query: Query, record: dict[str, Any], matches: dict[str, Match], result: QueryResult) -> None:
         try:
-            image = _oriented_image(query.path, self.options.max_pixels)
+            image, _ = _oriented_image(query.path, self.options.max_pixels)
         except Exception as exc:  # noqa: BLE001 - the fingerprint already recorded the decode error
             result.evidence.append(f"no near-duplicate search: the image cannot be decoded ({exc})")
             return
@@ -361,10 +374,11 @@ class Matcher:
 
     def _hash_candidates(self, image: Image.Image) -> list[tuple[str, tuple[str, dict[str, int], list[str]]]]:
         """The nearest references over all variants of the query, best first, at most ``max_candidates``."""
-        radius = {"phash": self.options.candidate_phash, "pdq": self.options.candidate_pdq}
+        radius = {"phash": self.options.candidate_phash, "dhash": self.options.candidate_phash,
+                  "pdq": self.options.candidate_pdq}
         best: dict[str, tuple[float, str, dict[str, int], list[str]]] = {}
         for variant, hashes in _variant_hashes(image):
-            for near in self.index.near(hashes, radius):
+            for near in self.index.near(hashes, radius, kinds=("phash", "dhash", "pdq")):
                 score = _closeness(near.distances)
                 if near.sha256 not in best or score < best[near.sha256][0]:
                     best[near.sha256] = (score, variant, near.distances, near.paths)
@@ -444,7 +458,8 @@ def _distances(hashes: dict[str, Any], ref: dict[str, Any]) -> dict[str, int]:
 
 
 def _closeness(distances: dict[str, int]) -> float:
-    fractions = [d / HASH_KINDS[k].bits for k, d in distances.items() if k in ("phash", "pdq") and k in HASH_KINDS]
+    fractions = [d / HASH_KINDS[k].bits for k, d in distances.items()
+                 if k in ("phash", "dhash", "pdq") and k in HASH_KINDS]
     return min(fractions) if fractions else 1.0
 
 
@@ -549,27 +564,39 @@ class MatchReport:
         return sum(1 for r in self.results if r.error)
 
 
-def match(queries: Iterable[Query], index: Index, options: MatchOptions | None = None, *,
-          progress: Callable[[QueryResult], None] | None = None) -> MatchReport:
-    """Match every query against ``index``; ``progress`` is called after each one."""
+def iter_match(queries: Iterable[Query], index: Index, options: MatchOptions | None = None, *,
+               jobs: int = 1, timeout: float | None = DEFAULT_TIMEOUT) -> Iterator[QueryResult]:
+    """Match queries in order, yielding each result as soon as it is known.
+
+    The queries are fingerprinted by ``jobs`` worker processes (``fingerprint_many``), so a file
+    that crashes or hangs a decoder costs its own record only; ``jobs=0`` stays in this process.
+    """
     matcher = Matcher(index, options)
+    queries = list(queries)
+    readable = [q.path for q in queries if not q.problem]
+    records = fingerprint_many(readable, jobs=jobs, options=matcher.fingerprint_options, timeout=timeout)
+    try:
+        for query in queries:
+            record = None if query.problem else next(records).to_dict()
+            yield matcher.match_query(query, record)
+    finally:
+        records.close()
+
+
+def match(queries: Iterable[Query], index: Index, options: MatchOptions | None = None, *,
+          jobs: int = 1, timeout: float | None = DEFAULT_TIMEOUT,
+          progress: Callable[[QueryResult], None] | None = None) -> MatchReport:
+    """Match every query against ``index`` (see ``iter_match``); ``progress`` is called after each one."""
+    options = options or MatchOptions()
     started = _now()
     results = []
-    for query in queries:
-        result = matcher.match_query(query)
+    for result in iter_match(queries, index, options, jobs=jobs, timeout=timeout):
         results.append(result)
         if progress:
             progress(result)
     run = {"tool": f"provenance {__version__}", "started": started, "finished": _now(),
-           "index": index.path, "references": len(index), "options": matcher.options.to_dict()}
+           "index": index.path, "references": len(index), "options": options.to_dict()}
     return MatchReport(results, run)
-
-
-def iter_match(queries: Iterable[Query], index: Index, options: MatchOptions | None = None) -> Iterator[QueryResult]:
-    """Match queries one by one, yielding each result as soon as it is known."""
-    matcher = Matcher(index, options)
-    for query in queries:
-        yield matcher.match_query(query)
 
 
 @contextlib.contextmanager

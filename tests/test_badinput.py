@@ -42,3 +42,23 @@ def test_the_command_line_reports_damage_with_exit_code_3(tmp_path):
     assert len(lines) == len([p for p in folder.iterdir() if not p.name.startswith(".")])
     assert done.returncode == (3 if any(r["error"] for r in lines) else 0)
     assert done.stdout == ""
+
+
+def test_matching_hostile_queries_gives_one_result_each(tmp_path):
+    """Crash reproducers, bombs and truncated files as match queries: one result each, the run ends."""
+    from provenance import Index, match
+    from provenance.captions import from_name
+
+    from conftest import FIXTURES
+
+    pillow = corpus_path("pillow-images")
+    pattern = ("crash", "oom", "timeout", "bomb", "trunc", "broken", "bad")
+    files = [p for p in sorted(pillow.iterdir()) if p.is_file() and any(w in p.name.lower() for w in pattern)]
+    files += sorted(p for p in corpus_path("heif", "heif_truncated").iterdir() if p.is_file())
+    assert len(files) > 50
+    with Index(tmp_path / "leak.db") as index:
+        index.add([str(FIXTURES / "leak")], jobs=1)
+        report = match([from_name(str(p)) for p in files], index, jobs=2, timeout=60).to_dict()
+    assert [r["query"]["path"] for r in report["results"]] == [str(p) for p in files]
+    assert all(r["verdict"] == "no-match" for r in report["results"])
+    assert report["summary"]["errors"] > 0
