@@ -35,21 +35,23 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--memory", type=int, default=0, help="also measure memory over this many generated files")
     parser.add_argument("--dedup", type=int, default=0, help="also time dedup over this many synthetic records")
+    parser.add_argument("--lookalikes", type=float, default=1 / 3,
+                        help="share of the --dedup groups that are look-alikes on one backdrop")
     args = parser.parse_args()
     if args.files:
         reindex(args.files, args.jobs)
     if args.memory:
         memory(args.memory, args.jobs)
     if args.dedup:
-        dedup_scale(args.dedup)
+        dedup_scale(args.dedup, args.lookalikes)
 
 
-def dedup_scale(count: int) -> None:
+def dedup_scale(count: int, lookalikes: float = 1 / 3) -> None:
     from bench_search import leak_like
 
     from provenance.search import MultiIndexHash, words_to_hex
 
-    phash = leak_like(count, 1, seed=1)
+    phash = leak_like(count, 1, lookalikes=lookalikes, seed=1)
     pdq = leak_like(count, 4, lookalikes=0, seed=2)  # each group of 4 is close in PDQ; look-alikes are not
     records = [
         {"path": f"/leak/{n:07d}.jpg", "sha256": f"{n:064x}", "kind": "image", "width": 640, "height": 480,
@@ -59,7 +61,7 @@ def dedup_scale(count: int) -> None:
     ]
     pairs_time, (i, _, _) = timed(lambda: MultiIndexHash(phash, distance=10).pairs(10))
     total, result = timed(lambda: dedup(records))
-    print(f"\ndedup of {count} synthetic records (groups of 4, a third of them look-alikes)")
+    print(f"\ndedup of {count} synthetic records (groups of 4, {lookalikes:.0%} of them look-alikes)")
     print(f"  candidate pairs alone (pHash <= 10)  {pairs_time:8.2f} s   1.000   ({len(i)} pairs)")
     print(f"  dedup, everything                    {total:8.2f} s   {total / pairs_time:.3f}x"
           f"   ({len(result.clusters)} clusters, {sum(len(c.members) for c in result.clusters)} files in them)")

@@ -93,7 +93,8 @@ def parse_name(filename: str) -> NameParts:
         parts.pop()
     words = [p for p in parts if re.search(r"[^\W\d_]", p)]
     if len(words) < 2 or _CAMERA.match(stem):
-        return NameParts(None, size, counter)
+        # a trailing number means a WordPress counter only next to a size ("2022-05-24" is a date)
+        return NameParts(None, size, counter if size else None)
     text = " ".join(parts)
     return NameParts(text[0].upper() + text[1:], size, counter)
 

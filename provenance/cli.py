@@ -49,7 +49,8 @@ def version_text() -> str:
         else "not installed: records have no pdq fields (pip install 'provenance[pdq]')"
     )
     libraries = ", ".join(
-        f"{name} {ver(name)}" for name in ("pillow", "pillow-heif", "imagehash", "exifread", "click", "tqdm")
+        f"{name} {ver(name)}" for name in ("pillow", "pillow-heif", "imagehash", "exifread", "click", "tqdm",
+                                           "opencv-python-headless", "faiss-cpu", "beautifulsoup4")
     )
     return f"provenance {__version__}\n{libraries}\npdq: {pdq}"
 

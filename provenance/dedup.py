@@ -25,6 +25,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .fingerprint import Fingerprint
+from .hashes import MIN_PDQ_QUALITY, low_information
 from .hashes import distance as hash_distance
 from .search import BruteForceIndex, MultiIndexHash, hex_to_words
 
@@ -57,7 +58,7 @@ class DedupOptions:
     #: pHash and dHash must both be within this when either side has no PDQ
     fallback_distance: int = 8
     #: images with a lower PDQ quality are "low information" and never join on hashes
-    min_pdq_quality: int = 50
+    min_pdq_quality: int = MIN_PDQ_QUALITY
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -211,12 +212,7 @@ def _slim(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _low_information(hashes: dict[str, Any], options: DedupOptions) -> bool:
-    quality = hashes.get("pdq_quality")
-    if quality is not None:
-        return quality < options.min_pdq_quality
-    # without PDQ: a (near) uniform image has almost no horizontal gradients
-    bits = bin(int(hashes.get("dhash") or "0", 16)).count("1")
-    return bits <= 2 or bits >= 62
+    return low_information(hashes, options.min_pdq_quality)
 
 
 def _near_groups(hashes: list[dict[str, Any]], options: DedupOptions) -> list[list[int]]:

@@ -7,7 +7,7 @@ and, for PDQ, with python-threatexchange (bits in order, as 64 hex digits).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import imagehash
 from PIL import Image
@@ -70,6 +70,20 @@ def distance(a: str, b: str) -> int:
     if len(a) != len(b):
         raise ValueError(f"hashes of different lengths: {len(a)} and {len(b)} hex digits")
     return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+#: PDQ's own quality score below which a hash says little about the picture (Meta's guidance)
+MIN_PDQ_QUALITY = 50
+
+
+def low_information(hashes: dict[str, Any], min_pdq_quality: int = MIN_PDQ_QUALITY) -> bool:
+    """Whether a record's hashes describe a flat or near-uniform image, which hashes alone cannot tell apart."""
+    quality = hashes.get("pdq_quality")
+    if quality is not None:
+        return quality < min_pdq_quality
+    # without PDQ: a (near) uniform image has almost no horizontal gradients
+    bits = bin(int(hashes.get("dhash") or "0", 16)).count("1")
+    return bits <= 2 or bits >= 62
 
 
 def compute_hashes(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable, Protocol
 
-import cv2
+import faiss
 import numpy as np
 
 from .confirm import Features
@@ -19,7 +19,8 @@ from .confirm import Features
 if TYPE_CHECKING:
     from .index import Index
 
-#: descriptors kept per reference for the search (the strongest by ORB's score)
+#: descriptors kept per reference for the search (the strongest by ORB's score). A query uses all of
+#: its own: in a screenshot or a collage the strongest ones are often on the page around the picture.
 PER_REFERENCE = 400
 #: a query descriptor votes for a reference holding one within this many bits (of 256)
 VOTE_DISTANCE = 40
@@ -29,6 +30,7 @@ NEIGHBOURS = 6
 RATIO = 0.8
 #: fewest votes that make a candidate, and how many candidates are returned
 MIN_VOTES = 6
+
 TOP = 5
 
 
@@ -45,7 +47,7 @@ class KeypointSearch:
         self._paths = paths
         self._descriptors = descriptors
         self._owner_of = owner_of
-        self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+        self._index: faiss.IndexBinaryFlat | None = None  # built on first use
 
     @classmethod
     def build(cls, references: Iterable[tuple[str, list[str], Features | None]]) -> "KeypointSearch":
@@ -77,20 +79,31 @@ class KeypointSearch:
     def paths(self, sha256: str) -> list[str]:
         return self._paths.get(sha256, [])
 
+    def _nearest(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and rows of each descriptor's NEIGHBOURS nearest stored descriptors, nearest first."""
+        if self._index is None:
+            self._index = faiss.IndexBinaryFlat(256)
+            self._index.add(self._descriptors)
+        k = min(NEIGHBOURS, len(self._descriptors))
+        distances, rows = self._index.search(np.ascontiguousarray(descriptors, dtype=np.uint8), k)
+        distances = distances.astype(np.float32)
+        if k < NEIGHBOURS:  # fewer stored descriptors than neighbours asked for: pad with "none"
+            pad = NEIGHBOURS - k
+            distances = np.pad(distances, ((0, 0), (0, pad)), constant_values=np.inf)
+            rows = np.pad(rows, ((0, 0), (0, pad)), constant_values=0)
+        return distances, rows.astype(np.int64)
+
     def _votes(self, descriptors: np.ndarray) -> np.ndarray:
-        votes = np.zeros(len(self._owners), dtype=np.int64)
-        if len(descriptors) == 0 or len(self._descriptors) < NEIGHBOURS:
-            return votes
-        for neighbours in self._matcher.knnMatch(descriptors, self._descriptors, k=NEIGHBOURS):
-            if not neighbours or neighbours[0].distance > VOTE_DISTANCE:
-                continue
-            # Lowe's ratio test across references: a descriptor common to many pictures (text, grids,
-            # generic corners) votes for none of them
-            best = int(self._owner_of[neighbours[0].trainIdx])
-            rival = next((m.distance for m in neighbours[1:] if int(self._owner_of[m.trainIdx]) != best), None)
-            if rival is None or neighbours[0].distance < RATIO * rival:
-                votes[best] += 1
-        return votes
+        if len(descriptors) == 0 or len(self._descriptors) == 0:
+            return np.zeros(len(self._owners), dtype=np.int64)
+        distances, rows = self._nearest(descriptors)
+        owners = self._owner_of[rows]
+        best = owners[:, 0]
+        # Lowe's ratio test across references: a descriptor common to many pictures (text, grids,
+        # generic corners) votes for none of them
+        rival = np.where(owners[:, 1:] != best[:, None], distances[:, 1:], np.inf).min(axis=1, initial=np.inf)
+        voting = (distances[:, 0] <= VOTE_DISTANCE) & (distances[:, 0] < RATIO * rival)
+        return np.bincount(best[voting], minlength=len(self._owners)).astype(np.int64)
 
     def candidates(self, query: Features, *, exclude: set[str] = frozenset(),
                    mirrored: Features | None = None) -> list[tuple[str, int]]:

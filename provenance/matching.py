@@ -26,7 +26,7 @@ from .captions import Query, apply_embedded
 from .decode import DEFAULT_MAX_PIXELS, load, open_image, pixel_limit, to_rgb
 from .digests import name_digest_algorithm
 from .fingerprint import Fingerprint, FingerprintOptions, fingerprint
-from .hashes import HASH_KINDS, distance
+from .hashes import HASH_KINDS, distance, low_information
 from .index import Index
 from .pool import DEFAULT_TIMEOUT, fingerprint_many
 from .keypoints import KeypointSearch
@@ -340,7 +340,7 @@ class Matcher:
             if ref is None:
                 continue
             if ref_features is None:
-                if self._close_enough(distances):
+                if self._close_enough(distances, record, ref):
                     m = self._near_claim(ref, record, distances, variant, None, hash_only=True)
                     matches[sha256] = m
                     confirmed_any = True
@@ -385,7 +385,10 @@ class Matcher:
         ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))[: self.options.max_candidates]
         return [(sha, (variant, distances, paths)) for sha, (_, variant, distances, paths) in ranked]
 
-    def _close_enough(self, distances: dict[str, int]) -> bool:
+    def _close_enough(self, distances: dict[str, int], record: dict[str, Any], ref: dict[str, Any]) -> bool:
+        """Whether hashes alone may claim: very close, and neither image flat (blank pages all hash alike)."""
+        if low_information(record.get("hashes") or {}) or low_information(ref.get("hashes") or {}):
+            return False
         phash_ok = distances.get("phash", 99) <= self.options.hash_only_phash
         pdq_ok = "pdq" not in distances or distances["pdq"] <= self.options.hash_only_pdq
         return phash_ok and pdq_ok

@@ -30,6 +30,7 @@ from provenance.errors import ProvenanceError
         ("DSCN0010.jpg", None, None, None),
         ("report.jpg", None, None, None),  # one word is not a caption
         ("photo-960x640.jpg", None, [960, 640], None),
+        ("2022-05-24.jpg", None, None, None),  # a date, not a counter
     ],
 )
 def test_wordpress_names(name, caption, size, counter):

@@ -190,3 +190,27 @@ def test_trim_borders():
     trimmed = trim_borders(framed)
     assert trimmed is not None and abs(trimmed.width - photo.width) <= 4 and abs(trimmed.height - photo.height) <= 4
     assert trim_borders(photo) is None
+
+
+def test_a_reference_that_cannot_be_reread_is_claimed_only_on_very_close_hashes(tmp_path):
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    shutil.copyfile(NIKON, refs / "photo.jpg")
+    Image.new("RGB", (640, 480), (200, 200, 200)).save(refs / "blank.png")
+    with Image.open(NIKON) as im:
+        close = tmp_path / "close.jpg"
+        im.save(close, quality=70)  # re-encoded: pHash and PDQ stay within a few bits
+        cropped = tmp_path / "cropped.jpg"
+        im.crop((32, 24, 608, 456)).save(cropped)  # a candidate, but too far for hashes alone
+    blank = tmp_path / "blank-query.png"
+    Image.new("RGB", (320, 240), (201, 201, 201)).save(blank)
+    with Index(tmp_path / "refs.db") as index:
+        index.add([str(refs)], jobs=1)
+        (refs / "photo.jpg").unlink()
+        (refs / "blank.png").unlink()
+        close_r, cropped_r, blank_r = run([Query(path=str(p)) for p in (close, cropped, blank)], index)["results"]
+    assert close_r["verdict"] == "near-duplicate" and close_r["confidence"] == 0.6
+    assert any("not confirmed geometrically" in e for e in close_r["matches"][0]["evidence"])
+    assert cropped_r["verdict"] == "no-match"
+    assert any("cannot be re-read" in r["reason"] for r in cropped_r["rejected"])
+    assert blank_r["verdict"] == "no-match"  # flat images all hash alike: never claimed on hashes

@@ -1,0 +1,47 @@
+"""The keypoint search: votes go to the reference a query's keypoints come from, whatever the chunking."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageOps
+
+import provenance.keypoints as keypoints
+from provenance.confirm import features_of
+from provenance.keypoints import KeypointSearch
+
+from conftest import FIXTURES
+
+PHOTOS = sorted((FIXTURES / "leak").glob("*.jpg"))
+
+
+def load(path):
+    with Image.open(path) as im:
+        return ImageOps.exif_transpose(im).convert("RGB")
+
+
+def test_a_crop_votes_for_its_reference():
+    references = [(f"{n:064x}", [str(p)], features_of(load(p))) for n, p in enumerate(PHOTOS)]
+    target = load(PHOTOS[2])
+    query = features_of(target.crop((target.width // 4, target.height // 4,
+                                     target.width * 3 // 4, target.height * 3 // 4)))
+    whole = KeypointSearch.build(references)
+    found = whole.candidates(query)
+    assert found and found[0][0] == f"{2:064x}"
+    assert all(votes >= keypoints.MIN_VOTES for _, votes in found)
+
+
+
+def test_fewer_stored_descriptors_than_neighbours():
+    features = features_of(load(PHOTOS[0]))
+    features.descriptors = features.descriptors[:3]
+    search = KeypointSearch.build([("a" * 64, [], features)])
+    assert search.candidates(features) == []  # 3 votes at most: below MIN_VOTES, and no crash
+
+
+def test_generic_descriptors_vote_for_nobody():
+    shared = features_of(load(PHOTOS[0]))
+    # two references holding the very same descriptors: every match has a rival as near
+    search = KeypointSearch.build([("a" * 64, [], shared), ("b" * 64, [], shared)])
+    assert search.candidates(shared) == []
+    assert search.candidates(shared, exclude={"a" * 64}) == []
+    alone = KeypointSearch.build([("a" * 64, [], shared)])
+    assert alone.candidates(shared)[0][0] == "a" * 64  # the same descriptors, with no rival, do vote
