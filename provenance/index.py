@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -351,6 +352,41 @@ class Index:
             paths.append(os.path.join(roots[root_id], rel) if rel else roots[root_id])
         if current is not None:
             yield current, paths
+
+    def content_features(
+        self, method: str, compute: Callable[[str, list[str]], bytes | None], *, batch: int = 64,
+    ) -> Iterator[tuple[str, list[str], bytes | None]]:
+        """(sha256, paths, blob) for every image content: the blob stored under ``method``, or
+        ``compute(sha256, paths)``'s, which is then stored (in batches; skipped if the index is read-only).
+        ``compute`` returns None when it cannot read the content (then nothing is stored, and it is
+        tried again next time: the files may be back after a ``move_root``)."""
+        stored = self.store.features(method)
+        pending: list[tuple[str, bytes | None]] = []
+        writable = True
+
+        def flush() -> None:
+            nonlocal writable
+            if pending and writable:
+                try:
+                    self.store.begin()
+                    self.store.put_features(method, pending)
+                    self._commit()
+                except sqlite3.OperationalError:  # a read-only file or a busy writer: compute again next time
+                    self.store.rollback()
+                    writable = False
+            pending.clear()
+
+        for sha, paths in list(self.image_contents()):  # listed first: the loop commits as it goes
+            if sha in stored:
+                yield sha, paths, stored[sha]
+                continue
+            blob = compute(sha, paths)
+            if blob is not None:
+                pending.append((sha, blob))
+            if len(pending) >= batch:
+                flush()
+            yield sha, paths, blob
+        flush()
 
     def answer(self, query: str, *, max_distance: int | Mapping[str, int] | None = None,
                timeout: float | None = DEFAULT_TIMEOUT) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Iterable, Protocol
 import faiss
 import numpy as np
 
-from .confirm import Features
+from .confirm import FEATURES, WORK_SIDE, Features
 
 if TYPE_CHECKING:
     from .index import Index
@@ -28,6 +28,8 @@ VOTE_DISTANCE = 40
 NEIGHBOURS = 6
 #: the nearest descriptor must be this much closer than the nearest of any other reference
 RATIO = 0.8
+#: names the descriptors stored in the index: a change of detector settings must not reuse old ones
+METHOD = f"orb-{WORK_SIDE}-{FEATURES}-top{PER_REFERENCE}"
 #: fewest votes that make a candidate, and how many candidates are returned
 MIN_VOTES = 6
 
@@ -52,16 +54,22 @@ class KeypointSearch:
     @classmethod
     def build(cls, references: Iterable[tuple[str, list[str], Features | None]]) -> "KeypointSearch":
         """From (sha256, paths, features) of each reference; references without features are left out."""
+        return cls.build_from_descriptors((sha, where, f.descriptors) for sha, where, f in references
+                                          if f is not None)
+
+    @classmethod
+    def build_from_descriptors(cls, references: Iterable[tuple[str, list[str], np.ndarray]]) -> "KeypointSearch":
+        """From (sha256, paths, ORB descriptors strongest first) of each reference."""
         owners: list[str] = []
         paths: dict[str, list[str]] = {}
         blocks, owner_blocks = [], []
-        for sha256, where, features in references:
-            if features is None or len(features.descriptors) == 0:
+        for sha256, where, descriptors in references:
+            if len(descriptors) == 0:
                 continue
             paths[sha256] = where
             owner = len(owners)
             owners.append(sha256)
-            descriptors = features.descriptors[: PER_REFERENCE]  # ORB returns the strongest first
+            descriptors = descriptors[:PER_REFERENCE]
             blocks.append(descriptors)
             owner_blocks.append(np.full(len(descriptors), owner, dtype=np.int32))
         stacked = np.concatenate(blocks) if blocks else np.zeros((0, 32), np.uint8)
@@ -70,8 +78,16 @@ class KeypointSearch:
 
     @classmethod
     def for_index(cls, index: "Index", source: FeatureSource) -> "KeypointSearch":
-        """Every image reference of ``index``, its keypoints read through ``source``."""
-        return cls.build((sha, where, source.get(sha, where)) for sha, where in index.image_contents())
+        """Every image reference of ``index``: descriptors stored in the index, or read through ``source``
+        (the reference files) and then stored there for the next run."""
+
+        def compute(sha256: str, paths: list[str]) -> bytes | None:
+            features = source.get(sha256, paths)
+            return None if features is None else features.descriptors[:PER_REFERENCE].tobytes()
+
+        return cls.build_from_descriptors(
+            (sha, where, np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32))
+            for sha, where, blob in index.content_features(METHOD, compute) if blob is not None)
 
     def __len__(self) -> int:
         return len(self._owners)

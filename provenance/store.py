@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 from .errors import IndexCorrupt
 
 #: the schema this code reads and writes; older files are migrated forward on open
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: per-file fields of a fingerprint record, kept in ``files``; the rest describes content
 FILE_FIELDS = ("path", "mtime", "name_digest", "error")
@@ -84,8 +84,19 @@ CREATE INDEX files_sha256 ON files(sha256);
 CREATE INDEX files_error ON files(error_type) WHERE error_type IS NOT NULL;
 """
 
+# v2: the keypoint descriptors the matcher's keypoint search uses, computed on first need
+_SCHEMA_V2 = """
+CREATE TABLE features (
+    sha256 TEXT NOT NULL,
+    method TEXT NOT NULL,
+    data BLOB NOT NULL,
+    computed TEXT NOT NULL,
+    PRIMARY KEY (sha256, method)
+);
+"""
+
 #: MIGRATIONS[n] takes a database from schema n-1 to n (0 is an empty file)
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 _CONTENT_COLUMNS = (
     "sha256", "md5", "sha1", "size", "kind", "format", "width", "height", "image_data_sha256",
@@ -283,10 +294,21 @@ class Store:
         return count
 
     def delete_orphan_contents(self) -> int:
-        """Forget contents no file points to any more (a changed file's old bytes)."""
-        return self.db.execute(
+        """Forget contents no file points to any more (a changed file's old bytes), and their features."""
+        removed = self.db.execute(
             "DELETE FROM contents WHERE sha256 NOT IN (SELECT sha256 FROM files WHERE sha256 IS NOT NULL)"
         ).rowcount
+        self.db.execute("DELETE FROM features WHERE sha256 NOT IN (SELECT sha256 FROM contents)")
+        return removed
+
+    def features(self, method: str) -> dict[str, bytes]:
+        """Stored feature blobs of ``method`` by content."""
+        return dict(self.db.execute("SELECT sha256, data FROM features WHERE method = ?", (method,)))
+
+    def put_features(self, method: str, rows: list[tuple[str, bytes]]) -> None:
+        """Store feature blobs of ``method`` (in the caller's transaction)."""
+        self.db.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
+                            [(sha, method, data, now_iso()) for sha, data in rows])
 
     def iter_file_rows(self, root_id: int | None = None) -> Iterator[FileRow]:
         query = "SELECT id, root_id, path, size, mtime_ns, sha256, error_type FROM files"

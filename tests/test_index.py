@@ -205,3 +205,21 @@ def test_schema_is_versioned_and_options_are_fixed_at_creation(tmp_path):
         assert index.options.max_pixels == 1000
     with pytest.raises(IndexMismatch, match="max_pixels"):
         Index(db, options=FingerprintOptions(max_pixels=2000))
+
+
+def test_a_version_1_index_is_migrated_and_keeps_its_records(tmp_path, monkeypatch):
+    import provenance.store as store
+
+    db = tmp_path / "old.db"
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 1)  # what the first release wrote
+    with Index(db) as index:
+        index.add([str(FIXTURES / "leak")], jobs=1)
+        before = sorted(r["sha256"] for r in index.records())
+        assert index.store.schema_version() == 1
+    assert "features" not in {row[0] for row in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
+    monkeypatch.undo()
+    with Index(db) as index:
+        assert index.store.schema_version() == SCHEMA_VERSION == 2
+        assert index.store.get_meta("schema_version") == "2"
+        assert sorted(r["sha256"] for r in index.records()) == before
+        assert index.store.features("any") == {}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 from PIL import Image, ImageOps
 
 import provenance.keypoints as keypoints
 from provenance.confirm import features_of
+from provenance.decode import register_formats
 from provenance.keypoints import KeypointSearch
 
 from conftest import FIXTURES
@@ -14,6 +17,7 @@ PHOTOS = sorted((FIXTURES / "leak").glob("*.jpg"))
 
 
 def load(path):
+    register_formats()  # HEIC
     with Image.open(path) as im:
         return ImageOps.exif_transpose(im).convert("RGB")
 
@@ -45,3 +49,29 @@ def test_generic_descriptors_vote_for_nobody():
     assert search.candidates(shared, exclude={"a" * 64}) == []
     alone = KeypointSearch.build([("a" * 64, [], shared)])
     assert alone.candidates(shared)[0][0] == "a" * 64  # the same descriptors, with no rival, do vote
+
+
+def test_reference_descriptors_are_stored_in_the_index_and_reused(tmp_path):
+    from provenance import Index
+
+    calls = []
+
+    class Source:
+        def get(self, sha256, paths):
+            calls.append(sha256)
+            return None if "txt" in paths[0] else features_of(load(paths[0]))
+
+    with Index(tmp_path / "leak.db") as index:
+        index.add([str(FIXTURES / "leak")], jobs=1)
+        first = KeypointSearch.for_index(index, Source())
+        images = len(calls)
+        assert images == len(list(index.image_contents())) and len(first) == images
+        second = KeypointSearch.for_index(index, Source())
+        assert len(calls) == images  # nothing read again: the descriptors came from the index
+        assert len(second) == len(first)
+        assert np.array_equal(second._descriptors, first._descriptors)
+    # a changed setting names other descriptors: they are computed afresh, the old ones stay apart
+    with Index(tmp_path / "leak.db") as index, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keypoints, "METHOD", "orb-other")
+        KeypointSearch.for_index(index, Source())
+        assert len(calls) == 2 * images
