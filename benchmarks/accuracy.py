@@ -30,10 +30,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import imagehash
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from transforms import BYTE_TRANSFORMS, TRANSFORMS, collage, encode  # noqa: E402
+from transforms import BYTE_TRANSFORMS, TRANSFORMS, collage, encode, mugshot  # noqa: E402
 
 from provenance import Index  # noqa: E402
 from provenance.captions import Query  # noqa: E402
@@ -91,23 +91,6 @@ def pool() -> list[Path]:
         except Exception:
             continue
     return usable
-
-
-def mugshot(subject: Image.Image, wall: Image.Image | None) -> Image.Image:
-    """A subject in front of a fixed backdrop (a plain wall with height lines, or a textured wall)."""
-    if wall is None:
-        backdrop = Image.new("RGB", (600, 800), (200, 202, 198))
-        draw = ImageDraw.Draw(backdrop)
-        for y in range(40, 800, 50):
-            draw.line([(0, y), (600, y)], fill=(120, 120, 120), width=2)
-    else:
-        backdrop = ImageOps.fit(wall, (600, 800))
-    w, h = 330, 480
-    subject = ImageOps.fit(subject, (w, h))
-    mask = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(mask).ellipse([0, 0, w, int(h * 1.4)], fill=255)
-    backdrop.paste(subject, ((600 - w) // 2, 800 - h), mask)
-    return backdrop
 
 
 class Baseline:
@@ -191,7 +174,8 @@ def main() -> None:
     matcher = Matcher(index, MatchOptions())
     baseline = Baseline(references)
     transforms = {k: v for k, v in TRANSFORMS.items() if not args.only or k in args.only}
-    transforms["collage-2x2"] = lambda im, r: encode(collage(im, r, others=[d for d in r.sample(distractors, 3)]))
+    if "collage-2x2" in transforms:  # the other cells hold distractors, as a real collage holds other photos
+        transforms["collage-2x2"] = lambda im, r: encode(collage(im, r, others=r.sample(distractors, 3)))
 
     outcomes = []
     timings: list[float] = []

@@ -306,15 +306,14 @@ def stats_command(db: str, as_json: bool) -> None:
         write_stats(stats, sys.stdout)
 
 
-def _dedup_writer(fmt: str) -> Callable[[dict[str, Any], IO[str]], None]:
+def _report_writer(kind: str, fmt: str) -> Callable[[dict[str, Any], IO[str]], None]:
+    """The writer of a ``kind`` report (``dedup``, ``match``) in format ``fmt`` (``json``, ``csv``, ``md``)."""
     from .report import csv as csv_format
     from .report import markdown
 
-    return {
-        "json": lambda result, stream: stream.write(json.dumps(result, indent=2, ensure_ascii=True) + "\n"),
-        "csv": csv_format.write_dedup,
-        "md": markdown.write_dedup,
-    }[fmt]
+    if fmt == "json":
+        return lambda report, stream: stream.write(json.dumps(report, indent=2, ensure_ascii=True) + "\n")
+    return getattr(csv_format if fmt == "csv" else markdown, f"write_{kind}")
 
 
 @main.command("dedup")
@@ -369,23 +368,12 @@ def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str, output: str,
                 result = dedup(records(), options)
     report = result.to_dict()
     with _output(output, fmt) as stream:
-        _dedup_writer(fmt)(report, stream)
+        _report_writer("dedup", fmt)(report, stream)
     if not quiet:
         s = report["summary"]
         click.echo(f"provenance: {s['files']} files, {s['clusters']} clusters, {s['copies']} copies, "
                    f"{s['errors']} errors", err=True)
     sys.exit(EXIT_SOME_FAILED if report["errors"] else EXIT_OK)
-
-
-def _match_writer(fmt: str) -> Callable[[dict[str, Any], IO[str]], None]:
-    from .report import csv as csv_format
-    from .report import markdown
-
-    return {
-        "json": lambda report, stream: stream.write(json.dumps(report, indent=2, ensure_ascii=True) + "\n"),
-        "csv": csv_format.write_match,
-        "md": markdown.write_match,
-    }[fmt]
 
 
 @main.command("match")
@@ -452,7 +440,7 @@ def match_command(paths: tuple[str, ...], against: str, pages: tuple[str, ...], 
                 report = match(queries, index, options, jobs=default_jobs() if jobs is None else jobs,
                                timeout=timeout, progress=lambda _result: bar.update(1)).to_dict()
     with _output(output, fmt) as stream:
-        _match_writer(fmt)(report, stream)
+        _report_writer("match", fmt)(report, stream)
     if not quiet:
         v = report["summary"]["verdicts"]
         click.echo(f"provenance: {report['summary']['queries']} queries: {v['exact']} exact, "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -360,12 +360,14 @@ def _box(points: np.ndarray) -> list[int]:
     return [int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))]
 
 
-def confirm_any(query: Features, reference: Features, query_mirror: Features | None = None) -> Confirmation:
-    """Confirm as is, then mirrored if that fails (a mirror needs the flipped query's keypoints)."""
+def confirm_any(query: Features, reference: Features,
+                query_mirror: Callable[[], Features] | None = None) -> Confirmation:
+    """Confirm as is, then mirrored if that fails; ``query_mirror`` gives the flipped query's keypoints
+    (asked for only when needed)."""
     direct = confirm(query, reference)
     if direct.confirmed or query_mirror is None:
         return direct
-    flipped = confirm(query_mirror, reference, mirrored=True)
+    flipped = confirm(query_mirror(), reference, mirrored=True)
     if flipped.confirmed or flipped.inliers > direct.inliers:
         return flipped
     return direct

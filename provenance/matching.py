@@ -25,7 +25,7 @@ from . import __version__, confirm as geometry
 from .captions import Query, apply_embedded
 from .decode import DEFAULT_MAX_PIXELS, load, open_image, pixel_limit, to_rgb
 from .digests import name_digest_algorithm
-from .fingerprint import Fingerprint, FingerprintOptions, fingerprint
+from .fingerprint import FingerprintOptions, fingerprint
 from .hashes import HASH_KINDS, distance, low_information
 from .index import Index
 from .pool import DEFAULT_TIMEOUT, fingerprint_many
@@ -430,7 +430,7 @@ def _confirm(image: Image.Image, features: geometry.Features, mirrored: Callable
              reference: geometry.Features) -> geometry.Confirmation:
     """Confirm the whole query, mirrored if need be; then, if the reference seems to fill only part
     of the query (a collage cell, a screenshot), that part seen up close."""
-    outcome = geometry.confirm_any(features, reference, mirrored())
+    outcome = geometry.confirm_any(features, reference, mirrored)
     if outcome.confirmed:
         return outcome
     zoom = _zoom_box(outcome.extra.get("matched_box"), image.size)

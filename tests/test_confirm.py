@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+import sys
 
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 from provenance.confirm import confirm, confirm_any, features_of
 
-from conftest import FIXTURES, corpus_path
+from conftest import FIXTURES, ROOT, corpus_path
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from transforms import mugshot  # noqa: E402  (what newsrooms do, shared with benchmarks/accuracy.py)
 
 REFERENCE = FIXTURES / "leak" / "56cd6b2057623bfb70111b883678d436.jpg"  # 1024x768 camera photo
 WALL = FIXTURES / "leak" / "23b313574a1e61545db171a23edd73b3.jpg"  # trail-camera scene, textured
@@ -30,7 +34,7 @@ def reference():
 
 def check(query: Image.Image, reference_features):
     features = features_of(query)
-    return confirm_any(features, reference_features, features.mirrored())
+    return confirm_any(features, reference_features, features.mirrored)
 
 
 def test_crop_and_scale_are_recovered(reference):
@@ -78,17 +82,6 @@ def test_reference_inside_a_page_fills_part_of_the_query(reference):
     assert outcome.confirmed, outcome.reason
     assert outcome.transform.query_fraction == pytest.approx(700 * 525 / (1400 * 1200), abs=0.02)
     assert outcome.transform.query_box == pytest.approx([100, 200, 800, 725], abs=6)
-
-
-def mugshot(subject: Image.Image, wall: Image.Image) -> Image.Image:
-    """A subject in front of a fixed, textured backdrop."""
-    backdrop = ImageOps.fit(wall, (600, 800))
-    w, h = 330, 480
-    subject = ImageOps.fit(subject, (w, h))
-    mask = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(mask).ellipse([0, 0, w, int(h * 1.4)], fill=255)
-    backdrop.paste(subject, ((600 - w) // 2, 800 - h), mask)
-    return backdrop
 
 
 def test_look_alikes_on_one_backdrop_are_rejected_and_copies_are_not():
