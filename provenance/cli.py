@@ -306,6 +306,19 @@ def stats_command(db: str, as_json: bool) -> None:
         write_stats(stats, sys.stdout)
 
 
+def report_options(kind: str, rows: str) -> Callable[[Callable], Callable]:
+    """``-f json|csv|md`` and ``-o FILE`` for a command writing a ``kind`` report."""
+
+    def decorate(command: Callable) -> Callable:
+        command = click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
+                               help="Write the report to FILE instead of stdout.")(command)
+        return click.option("-f", "--format", "fmt", type=click.Choice(["json", "csv", "md"]), default="json",
+                            show_default=True,
+                            help=f"JSON (docs/schema/{kind}.schema.json), CSV ({rows}) or Markdown.")(command)
+
+    return decorate
+
+
 def _report_writer(kind: str, fmt: str) -> Callable[[dict[str, Any], IO[str]], None]:
     """The writer of a ``kind`` report (``dedup``, ``match``) in format ``fmt`` (``json``, ``csv``, ``md``)."""
     from .report import csv as csv_format
@@ -320,10 +333,7 @@ def _report_writer(kind: str, fmt: str) -> Callable[[dict[str, Any], IO[str]], N
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=str))
 @click.option("--db", "db", default=None, envvar="PROVENANCE_DB", type=click.Path(dir_okay=False),
               help="Deduplicate an index instead of folders [env: PROVENANCE_DB].")
-@click.option("-f", "--format", "fmt", type=click.Choice(["json", "csv", "md"]), default="json",
-              show_default=True, help="JSON (docs/schema/dedup.schema.json), CSV (one row per file) or Markdown.")
-@click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write the report to FILE instead of stdout.")
+@report_options("dedup", "one row per file")
 @click.option("--phash-distance", type=click.IntRange(0, 32), default=10, show_default=True,
               help="Largest pHash distance of a near-duplicate pair.")
 @click.option("--pdq-distance", type=click.IntRange(0, 128), default=40, show_default=True,
@@ -384,10 +394,7 @@ def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str, output: str,
               help="A saved web page: every <img> in it is a query, captioned by its <figcaption>, alt or title.")
 @click.option("--manifest", "manifests", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=str),
               help="A CSV or JSON list of queries with `path` and `caption` (extra columns are kept).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["json", "csv", "md"]), default="json",
-              show_default=True, help="JSON (docs/schema/match.schema.json), CSV (one row per query) or Markdown.")
-@click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write the report to FILE instead of stdout.")
+@report_options("match", "one row per query")
 @click.option("--max-candidates", type=click.IntRange(1, 100), default=8, show_default=True,
               help="Hash candidates checked geometrically per query.")
 @click.option("--no-keypoint-search", is_flag=True,

@@ -346,10 +346,7 @@ def _transform(h_work: np.ndarray, query: Features, reference: Features, mirrore
         area, polygon = cv2.intersectConvexConvex(footprint, query_rect)
     except cv2.error:  # a degenerate footprint
         area, polygon = 0.0, None
-    box = None
-    if polygon is not None and len(polygon):
-        (x0, y0), (x1, y1) = polygon.reshape(-1, 2).min(axis=0), polygon.reshape(-1, 2).max(axis=0)
-        box = [int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))]
+    box = _box(polygon.reshape(-1, 2)) if polygon is not None and len(polygon) else None
     return Transform(scale=scale, crop=crop, crop_fraction=float(crop_fraction), rotation=rotation,
                      flip="horizontal" if mirrored else None, homography=h.tolist(),
                      query_fraction=float(area) / (qw * qh), query_box=box)

@@ -158,16 +158,28 @@ class HashingImages:
     full: Image.Image | None
 
 
+def decode_upright(im: Image.Image, side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode the current frame, turned upright by its EXIF orientation, and its full upright size.
+
+    With ``side``, a JPEG is decoded at a reduced scale (DCT scaling) keeping both sides at least ``side``.
+    """
+    full = im.size
+    if side and im.format in JPEG_FORMATS:
+        im.draft(None, (side, side))
+    load(im)
+    try:
+        upright = ImageOps.exif_transpose(im)
+    except Exception:  # a damaged EXIF block must not cost us the pixels
+        upright = im
+    if upright.size != im.size:  # turned a quarter: so is the full size
+        full = (full[1], full[0])
+    return upright, full
+
+
 def hashing_images(im: Image.Image, *, exact: bool = False) -> HashingImages:
     """Decode the first frame (JPEG at reduced size unless ``exact``) and apply the EXIF orientation."""
     scaled = not exact and im.format in JPEG_FORMATS
-    if scaled:
-        im.draft(None, (HASH_MIN_SIDE, HASH_MIN_SIDE))
-    load(im)
-    try:
-        oriented = ImageOps.exif_transpose(im)
-    except Exception:  # a damaged EXIF block must not cost us the hashes
-        oriented = im
+    oriented, _ = decode_upright(im, None if exact else HASH_MIN_SIDE)
     return HashingImages(reduced=reduce_for_hashing(oriented), full=None if scaled else oriented)
 
 

@@ -25,7 +25,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from .fingerprint import Fingerprint
-from .hashes import MIN_PDQ_QUALITY, low_information
+from .hashes import MIN_PDQ_QUALITY
+from .hashes import low_information as is_low_information
 from .hashes import distance as hash_distance
 from .search import BruteForceIndex, MultiIndexHash, hex_to_words
 
@@ -174,7 +175,7 @@ def dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions
         hashes = record.get("hashes") or {}
         if record.get("kind") != "image" or not hashes.get("phash") or record.get("error"):
             continue
-        if _low_information(hashes, options):
+        if is_low_information(hashes, options.min_pdq_quality):
             low_information.extend(files[n]["path"] for sha in by_picture[key] for n in by_content[sha])
             continue
         eligible.append(p)
@@ -209,10 +210,6 @@ def _slim(record: dict[str, Any]) -> dict[str, Any]:
                         if metadata.get(k) is not None}
     kept["thumbnail"] = bool(record.get("thumbnail"))
     return kept
-
-
-def _low_information(hashes: dict[str, Any], options: DedupOptions) -> bool:
-    return low_information(hashes, options.min_pdq_quality)
 
 
 def _near_groups(hashes: list[dict[str, Any]], options: DedupOptions) -> list[list[int]]:

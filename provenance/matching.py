@@ -23,8 +23,7 @@ from PIL import Image, ImageOps
 
 from . import __version__, confirm as geometry
 from .captions import Query, apply_embedded
-from .decode import DEFAULT_MAX_PIXELS, load, open_image, pixel_limit, to_rgb
-from .digests import name_digest_algorithm
+from .decode import DEFAULT_MAX_PIXELS, decode_upright, open_image, pixel_limit, to_rgb
 from .fingerprint import FingerprintOptions, fingerprint
 from .hashes import HASH_KINDS, distance, low_information
 from .index import Index
@@ -124,20 +123,9 @@ _QUERY_FACTS = ("size", "format", "width", "height", "md5", "sha1", "sha256", "i
 # -- query images and their variants ----------------------------------------------------------------
 
 def _oriented_image(path: str, max_pixels: int, side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
-    """The image decoded and turned upright, and its full upright size. With ``side``, a JPEG is
-    decoded at a reduced scale (DCT scaling) keeping both sides at least ``side``."""
+    """The image at ``path`` decoded upright in RGB, and its full upright size (``decode_upright``)."""
     with pixel_limit(max_pixels):
-        im = open_image(path, os.path.basename(path), max_pixels)
-        full = im.size
-        if side and im.format in ("JPEG", "MPO"):
-            im.draft("RGB", (side, side))
-        load(im)
-        try:
-            upright = ImageOps.exif_transpose(im)
-        except Exception:
-            upright = im
-        if upright.size != im.size:  # turned a quarter: so is the full size
-            full = (full[1], full[0])
+        upright, full = decode_upright(open_image(path, os.path.basename(path), max_pixels), side)
         return to_rgb(upright), full
 
 
@@ -295,23 +283,23 @@ class Matcher:
 
     def _name_evidence(self, record: dict[str, Any], result: QueryResult) -> set[str]:
         """Say what the query's digest-like file name points at; return the sha256 of the files it names."""
-        stem = os.path.basename(record.get("path") or "").split(".", 1)[0].lower()
-        algorithm = name_digest_algorithm(stem)
-        if algorithm is None:
+        claim = record.get("name_digest")  # the fingerprint already recognised a digest-shaped name
+        if not claim:
             return set()
-        if (record.get("name_digest") or {}).get("matches"):
-            result.evidence.append(f"the file name is the file's own {algorithm.upper()}")
+        algorithm = claim["algorithm"]
+        stem = os.path.basename(record["path"]).split(".", 1)[0].lower()  # the stem name_digest read
         named = {r["sha256"]: r for r in self.index.lookup_column(algorithm, stem)}
-        if not (record.get("name_digest") or {}).get("matches"):
-            if named:
-                paths = ", ".join(sorted(r["path"] for r in named.values()))
-                result.evidence.append(
-                    f"NAME MISMATCH: the file name is the {algorithm.upper()} of reference {paths}, "
-                    "but this file's bytes are not that reference's")
-            else:
-                result.evidence.append(
-                    f"NAME MISMATCH: the file name looks like an {algorithm.upper()} but is not this file's, "
-                    "and no reference has it")
+        if claim["matches"]:
+            result.evidence.append(f"the file name is the file's own {algorithm.upper()}")
+        elif named:
+            paths = ", ".join(sorted(r["path"] for r in named.values()))
+            result.evidence.append(
+                f"NAME MISMATCH: the file name is the {algorithm.upper()} of reference {paths}, "
+                "but this file's bytes are not that reference's")
+        else:
+            result.evidence.append(
+                f"NAME MISMATCH: the file name looks like an {algorithm.upper()} but is not this file's, "
+                "and no reference has it")
         return set(named)
 
     # near-duplicates ---------------------------------------------------------------------------
