@@ -365,7 +365,7 @@ def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str, output: str,
     with _library_errors():
         if db:
             with _open_index(db) as index:
-                result = dedup(index.records(), options)
+                result = dedup(index.records(), options, index=index)
         else:
             walk = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
             with _progress(_count_files(paths, quiet, **walk), quiet) as bar:

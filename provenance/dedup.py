@@ -20,15 +20,19 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
+from . import runinfo
 from .fingerprint import Fingerprint
 from .hashes import MIN_PDQ_QUALITY
 from .hashes import low_information as is_low_information
 from .hashes import distance as hash_distance
 from .search import BruteForceIndex, MultiIndexHash, hex_to_words
+
+if TYPE_CHECKING:
+    from .index import Index
 
 SCHEMA = "provenance/dedup-1"
 
@@ -117,6 +121,7 @@ class DedupResult:
     unique: list[str]
     low_information: list[str]
     errors: list[dict[str, Any]]
+    run: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         by_relation: dict[str, int] = defaultdict(int)
@@ -124,6 +129,7 @@ class DedupResult:
             by_relation[cluster.relation] += 1
         return {
             "schema": SCHEMA,
+            "run": self.run,
             "parameters": self.options.to_dict(),
             "summary": {
                 "files": self.files,
@@ -143,11 +149,17 @@ class DedupResult:
         }
 
 
-def dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions | None = None) -> DedupResult:
-    """Group fingerprint records (from ``fingerprint_many`` or an ``Index``) into duplicate clusters."""
+def dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions | None = None, *,
+          index: "Index | None" = None) -> DedupResult:
+    """Group fingerprint records (from ``fingerprint_many`` or ``index.records()``) into duplicate clusters.
+
+    With ``index``, the run block names that index and its content digest instead of listing every input.
+    """
     options = options or DedupOptions()
+    started = runinfo.now()
     files: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
+    unread: list[str] = []  # files whose bytes could not be read: no digest to report
     total = 0
     for item in records:
         total += 1
@@ -156,6 +168,8 @@ def dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions
             errors.append({"path": record.get("path"), **record["error"]})
         if record.get("sha256"):
             files.append(_slim(record))
+        else:
+            unread.append(record.get("path"))
 
     # level 1 and 2: files by content, contents by image data ("pictures")
     by_content: dict[str, list[int]] = defaultdict(list)
@@ -194,8 +208,12 @@ def dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions
     in_clusters = {m.path for c in clusters for m in c.members}
     unique = [r["path"] for r in files if r["path"] not in in_clusters]
     low_information = [p for p in low_information if p not in in_clusters]
+    inputs = [] if index else [{"path": r["path"], "sha256": r["sha256"]} for r in files] + [
+        {"path": path, "sha256": None} for path in unread]
+    run = runinfo.run_block(started=started, parameters=options.to_dict(), inputs=inputs,
+                            index=runinfo.index_facts(index) if index else None)
     return DedupResult(options, clusters, files=total, images=sum(1 for r in files if r.get("kind") == "image"),
-                       unique=unique, low_information=low_information, errors=errors)
+                       unique=unique, low_information=low_information, errors=errors, run=run)
 
 
 _KEPT = ("path", "sha256", "image_data_sha256", "kind", "format", "width", "height", "mode", "jpeg_quality",

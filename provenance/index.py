@@ -12,6 +12,7 @@ committed and the next run carries on from there.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -307,6 +308,21 @@ class Index:
     def __iter__(self) -> Iterator[Fingerprint]:
         for record in self.records():
             yield Fingerprint.from_dict(record)
+
+    def content_count(self) -> int:
+        """How many distinct contents (by SHA-256) the index holds."""
+        return self.store.count_contents()
+
+    def content_digest(self) -> str:
+        """SHA-256 over the sorted, distinct SHA-256 hex digests of the indexed files, one per line.
+
+        The same as ``sha256sum FILES | cut -c1-64 | LC_ALL=C sort -u | sha256sum`` over the
+        files the index holds: two indexes of the same files agree wherever they live.
+        """
+        digest = hashlib.sha256()
+        for sha256 in self.store.content_sha256s():
+            digest.update(sha256.encode("ascii") + b"\n")
+        return digest.hexdigest()
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every indexed file's fingerprint record (as ``Fingerprint.to_dict``), paths absolute."""

@@ -10,7 +10,6 @@ screenshots, collages) → the verdict. Only confirmed candidates are claimed.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import os
 import tempfile
 from collections import OrderedDict
@@ -21,7 +20,7 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps
 
-from . import __version__, confirm as geometry
+from . import confirm as geometry, runinfo
 from .captions import Query, apply_embedded
 from .decode import DEFAULT_MAX_PIXELS, decode_upright, open_image, pixel_limit, to_rgb
 from .fingerprint import FingerprintOptions, fingerprint
@@ -576,18 +575,36 @@ def iter_match(queries: Iterable[Query], index: Index, options: MatchOptions | N
 
 def match(queries: Iterable[Query], index: Index, options: MatchOptions | None = None, *,
           jobs: int = 1, timeout: float | None = DEFAULT_TIMEOUT,
-          progress: Callable[[QueryResult], None] | None = None) -> MatchReport:
-    """Match every query against ``index`` (see ``iter_match``); ``progress`` is called after each one."""
+          progress: Callable[[QueryResult], None] | None = None, against: str | None = None) -> MatchReport:
+    """Match every query against ``index`` (see ``iter_match``); ``progress`` is called after each one.
+
+    ``against`` is how the user named the references (a folder indexed on the fly), for the run block.
+    """
     options = options or MatchOptions()
-    started = _now()
+    started = runinfo.now()
     results = []
     for result in iter_match(queries, index, options, jobs=jobs, timeout=timeout):
         results.append(result)
         if progress:
             progress(result)
-    run = {"tool": f"provenance {__version__}", "started": started, "finished": _now(),
-           "index": index.path, "references": len(index), "options": options.to_dict()}
-    return MatchReport(results, run)
+    return MatchReport(results, runinfo.run_block(started=started, parameters=options.to_dict(),
+                                                  inputs=_inputs(results),
+                                                  index=runinfo.index_facts(index, against)))
+
+
+def _inputs(results: list[QueryResult]) -> list[dict[str, Any]]:
+    """Every query file and every page or manifest that listed queries, with its SHA-256."""
+    inputs = []
+    listings: dict[str, str] = {}
+    for result in results:
+        fp = result.fingerprint or {}
+        inputs.append({"path": result.query.path, "role": "query", "sha256": fp.get("sha256")})
+        if result.query.listed_in:
+            page = result.query.listed_in.lower().endswith((".html", ".htm", ".xhtml"))
+            listings.setdefault(result.query.listed_in, "page" if page else "manifest")
+    for path, role in listings.items():
+        inputs.append({"path": path, "role": role, "sha256": runinfo.file_sha256(path)})
+    return inputs
 
 
 @contextlib.contextmanager
@@ -602,7 +619,3 @@ def open_references(against: str, *, jobs: int | None = None,
         with Index(os.path.join(scratch, "references.db")) as index:
             index.add([against], jobs=jobs, progress=progress)
             yield index
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -386,6 +386,14 @@ class Store:
     def count_files(self) -> int:
         return self.db.execute("SELECT count(*) FROM files").fetchone()[0]
 
+    def content_sha256s(self) -> Iterator[str]:
+        """The SHA-256 of every stored content, in byte order."""
+        for (sha256,) in self.db.execute("SELECT sha256 FROM contents ORDER BY sha256"):
+            yield sha256
+
+    def count_contents(self) -> int:
+        return self.db.execute("SELECT count(*) FROM contents").fetchone()[0]
+
     def stats(self) -> dict[str, Any]:
         """Counts and summaries over the whole index (paths still relative: ``error_rows``, ``mismatch_rows``)."""
         one = lambda query: self.db.execute(query).fetchone()[0]  # noqa: E731

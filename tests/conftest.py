@@ -29,11 +29,21 @@ def corpus_path(*parts: str) -> Path:
     return CORPUS.joinpath(*parts)
 
 
+def report_validator(name: str):
+    """A validator of docs/schema/NAME.schema.json that resolves its references to the other schemas there."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    schemas = [json.loads(p.read_text()) for p in (ROOT / "docs" / "schema").glob("*.schema.json")]
+    registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas)
+    return jsonschema.Draft202012Validator(
+        json.loads((ROOT / "docs" / "schema" / f"{name}.schema.json").read_text()), registry=registry,
+        format_checker=jsonschema.FormatChecker())
+
+
 @pytest.fixture(scope="session")
 def schema_validator():
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    return report_validator("fingerprint")
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import itertools
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
@@ -135,19 +137,18 @@ def test_failed_files_are_reported_not_fatal(tmp_path):
 
 
 def test_dedup_json_validates_against_its_schema(tmp_path):
-    import json
+    from conftest import report_validator
 
-    import jsonschema
-
-    from conftest import ROOT
-
-    schema = json.loads((ROOT / "docs" / "schema" / "dedup.schema.json").read_text())
     (tmp_path / "a.jpg").write_bytes(CAMERA_PHOTO.read_bytes())
     (tmp_path / "b.jpg").write_bytes(strip_jpeg_metadata(CAMERA_PHOTO.read_bytes()))
     (tmp_path / "c.txt").write_text("x")
     report = dedup(fingerprint_many(iter_files([tmp_path]), jobs=0)).to_dict()
-    jsonschema.Draft202012Validator(schema).validate(report)
+    report_validator("dedup").validate(report)
     assert report["summary"]["clusters_by_relation"]["metadata-only"] == 1
+    inputs = {Path(i["path"]).name: i["sha256"] for i in report["run"]["inputs"]}
+    assert inputs == {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+                      for name in ("a.jpg", "b.jpg", "c.txt")}
+    assert report["run"]["index"] is None
 
 
 # groups made by other people ----------------------------------------------------------------

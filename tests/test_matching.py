@@ -14,7 +14,7 @@ from provenance import Index, MatchOptions, match
 from provenance.captions import Query, from_name
 from provenance.matching import VERDICTS, metadata_diff, trim_borders
 
-from conftest import ARTICLE_FILES, FIXTURES, ROOT
+from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, ROOT, report_validator
 from test_digests import strip_jpeg_metadata
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -165,12 +165,21 @@ def test_bad_queries_are_records_not_crashes(leak_index, tmp_path):
 
 
 def test_report_is_json_and_matches_its_schema(leak_index):
-    import jsonschema
-
-    schema = json.loads((ROOT / "docs/schema/match.schema.json").read_text())
     report = run([from_name(str(p)) for p in ARTICLE_FILES] + [from_name(str(NIKON))], leak_index)
-    jsonschema.Draft202012Validator(schema).validate(json.loads(json.dumps(report)))
+    report_validator("match").validate(json.loads(json.dumps(report)))
     assert set(report["summary"]["verdicts"]) == set(VERDICTS)
+
+
+def test_run_block_names_every_input_and_the_index_content(leak_index):
+    queries = [from_name(str(p)) for p in ARTICLE_FILES]
+    run_block = run(queries, leak_index)["run"]
+    assert {i["path"]: i["sha256"] for i in run_block["inputs"]} == {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in ARTICLE_FILES}
+    # the documented recipe: sha256sum FILES | cut -c1-64 | LC_ALL=C sort -u | sha256sum
+    lines = sorted({hashlib.sha256(p.read_bytes()).hexdigest() for p in LEAK_FILES})
+    assert run_block["index"]["content_digest"] == hashlib.sha256("".join(f"{h}\n" for h in lines).encode()).hexdigest()
+    assert run_block["index"]["files"] == len(LEAK_FILES)
+    assert run_block["parameters"]["max_candidates"] == MatchOptions().max_candidates
 
 
 def test_metadata_diff():

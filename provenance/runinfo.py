@@ -1,0 +1,63 @@
+"""The ``run`` block of a report: what ran, when, with which settings, on which inputs.
+
+Enough for someone else to reproduce a report and check that they used the same files:
+the tool and library versions, the parameters, the reference index with a digest of its
+content, and the SHA-256 of every input.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, Iterable
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .index import Index
+
+#: the libraries whose versions can change a result (decoders, hashes, geometry, search)
+LIBRARIES = ("pillow", "pillow-heif", "imagehash", "exifread", "numpy", "opencv-python-headless", "faiss-cpu",
+             "pdqhash")
+
+
+def now() -> str:
+    """The current time, UTC, ISO 8601 to the second."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def versions() -> dict[str, str | None]:
+    """The installed version of each library in ``LIBRARIES`` (None when absent)."""
+    found: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def index_facts(index: "Index", given_as: str | None = None) -> dict[str, Any]:
+    """The reference index of a run: where it is, what it was given as, its size and content digest."""
+    return {"path": index.path, "given_as": given_as or index.path, "files": len(index),
+            "contents": index.content_count(), "content_digest": index.content_digest()}
+
+
+def file_sha256(path: str) -> str | None:
+    """SHA-256 of a file's bytes, or None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def run_block(*, started: str, parameters: dict[str, Any], inputs: Iterable[dict[str, Any]],
+              index: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A report's ``run`` block (docs/reports.md)."""
+    return {"tool": f"provenance {__version__}", "versions": versions(), "started": started, "finished": now(),
+            "parameters": parameters, "index": index, "inputs": list(inputs)}
