@@ -20,7 +20,8 @@ from .decode import DEFAULT_MAX_PIXELS
 from .files import WalkStats, iter_files
 from .fingerprint import FingerprintOptions
 from .pool import DEFAULT_TIMEOUT, default_jobs, fingerprint_many
-from .report import writer_for
+from .policy import RULES
+from .report import REPORT_FORMATS, format_for, output, write_report, writer_for
 
 DB_OPTION = click.option("--db", "db", required=True, envvar="PROVENANCE_DB", type=click.Path(dir_okay=False),
                          help="The index file (SQLite) [env: PROVENANCE_DB].")
@@ -307,26 +308,37 @@ def stats_command(db: str, as_json: bool) -> None:
 
 
 def report_options(kind: str, rows: str) -> Callable[[Callable], Callable]:
-    """``-f json|csv|md`` and ``-o FILE`` for a command writing a ``kind`` report."""
+    """``-f json|csv|md|html`` and repeatable ``-o FILE`` for a command writing a ``kind`` report."""
 
     def decorate(command: Callable) -> Callable:
-        command = click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
-                               help="Write the report to FILE instead of stdout.")(command)
-        return click.option("-f", "--format", "fmt", type=click.Choice(["json", "csv", "md"]), default="json",
-                            show_default=True,
-                            help=f"JSON (docs/schema/{kind}.schema.json), CSV ({rows}) or Markdown.")(command)
+        command = click.option(
+            "-o", "--output", "outputs", multiple=True, type=click.Path(dir_okay=False, allow_dash=True),
+            help="Write the report to FILE instead of stdout; repeat for several formats "
+                 "(-o report.html -o report.json: the format comes from the extension).")(command)
+        return click.option(
+            "-f", "--format", "fmt", type=click.Choice(list(REPORT_FORMATS)), default=None,
+            help=f"JSON (docs/schema/{kind}.schema.json, the default), CSV ({rows}), Markdown, or HTML "
+                 "(one self-contained page with thumbnails).")(command)
 
     return decorate
 
 
-def _report_writer(kind: str, fmt: str) -> Callable[[dict[str, Any], IO[str]], None]:
-    """The writer of a ``kind`` report (``dedup``, ``match``) in format ``fmt`` (``json``, ``csv``, ``md``)."""
-    from .report import csv as csv_format
-    from .report import markdown
+def _report_targets(outputs: tuple[str, ...], fmt: str | None) -> list[tuple[str, str]]:
+    """(path, format) of every report output; a usage error when a format cannot be told."""
+    try:
+        return [(path, format_for(path, fmt)) for path in (outputs or ("-",))]
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
 
-    if fmt == "json":
-        return lambda report, stream: stream.write(json.dumps(report, indent=2, ensure_ascii=True) + "\n")
-    return getattr(csv_format if fmt == "csv" else markdown, f"write_{kind}")
+
+def _write_reports(kind: str, report: dict[str, Any], targets: list[tuple[str, str]], quiet: bool,
+                   base: str | None = None) -> None:
+    """Write ``report`` to every target; HTML shows a progress bar while it makes thumbnails."""
+    for path, fmt in targets:
+        cards = len(report["clusters"] if kind == "dedup" else report["results"])
+        with _progress(cards if fmt == "html" else None, quiet or fmt != "html") as bar, output(path) as stream:
+            bar.set_description("thumbnails")
+            write_report(kind, fmt, report, stream, base=base, progress=lambda: bar.update(1))
 
 
 @main.command("dedup")
@@ -343,7 +355,8 @@ def _report_writer(kind: str, fmt: str) -> Callable[[dict[str, Any], IO[str]], N
 @click.option("--follow-symlinks", is_flag=True, help="Follow symlinks met while walking directories.")
 @click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
-def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str, output: str, phash_distance: int,
+def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str | None, outputs: tuple[str, ...],
+                  phash_distance: int,
                   pdq_distance: int, jobs: int | None, follow_symlinks: bool, include_hidden: bool,
                   quiet: bool) -> None:
     """Group the files of folders (or of an index) into exact, metadata-only and near-duplicate clusters.
@@ -361,6 +374,7 @@ def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str, output: str,
 
     if bool(paths) == bool(db):
         raise click.UsageError("give either folders to deduplicate or --db INDEX")
+    targets = _report_targets(outputs, fmt)
     options = DedupOptions(phash_distance=phash_distance, pdq_distance=pdq_distance)
     with _library_errors():
         if db:
@@ -377,8 +391,7 @@ def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str, output: str,
 
                 result = dedup(records(), options)
     report = result.to_dict()
-    with _output(output, fmt) as stream:
-        _report_writer("dedup", fmt)(report, stream)
+    _write_reports("dedup", report, targets, quiet)
     if not quiet:
         s = report["summary"]
         click.echo(f"provenance: {s['files']} files, {s['clusters']} clusters, {s['copies']} copies, "
@@ -408,7 +421,8 @@ def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str, output: str,
 @click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 def match_command(paths: tuple[str, ...], against: str, pages: tuple[str, ...], manifests: tuple[str, ...],
-                  fmt: str, output: str, max_candidates: int, no_keypoint_search: bool, jobs: int | None,
+                  fmt: str | None, outputs: tuple[str, ...], max_candidates: int, no_keypoint_search: bool,
+                  jobs: int | None,
                   timeout: float, follow_symlinks: bool, include_hidden: bool, quiet: bool) -> None:
     """Match query images against references: is each one a reuse of a known photo?
 
@@ -429,6 +443,7 @@ def match_command(paths: tuple[str, ...], against: str, pages: tuple[str, ...], 
 
     if not (paths or pages or manifests):
         raise click.UsageError("give query files or folders, --html PAGE or --manifest FILE")
+    targets = _report_targets(outputs, fmt)
     options = MatchOptions(max_candidates=max_candidates, keypoint_search=not no_keypoint_search)
     with _library_errors():
         queries = []
@@ -445,15 +460,127 @@ def match_command(paths: tuple[str, ...], against: str, pages: tuple[str, ...], 
             indexing.close()
             with _progress(len(queries), quiet) as bar:
                 report = match(queries, index, options, jobs=default_jobs() if jobs is None else jobs,
-                               timeout=timeout, progress=lambda _result: bar.update(1)).to_dict()
-    with _output(output, fmt) as stream:
-        _report_writer("match", fmt)(report, stream)
+                               timeout=timeout, progress=lambda _result: bar.update(1),
+                               against=against).to_dict()
+    _write_reports("match", report, targets, quiet)
     if not quiet:
         v = report["summary"]["verdicts"]
         click.echo(f"provenance: {report['summary']['queries']} queries: {v['exact']} exact, "
                    f"{v['metadata-only']} metadata-only, {v['near-duplicate']} near-duplicate, "
                    f"{v['no-match']} no match; {report['summary']['errors']} could not be read", err=True)
     sys.exit(EXIT_SOME_FAILED if report["summary"]["errors"] else EXIT_OK)
+
+
+@main.command("report")
+@click.argument("saved", type=click.Path(exists=True, dir_okay=False, path_type=str))
+@report_options("match", "one row per query or file")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
+def report_command(saved: str, fmt: str | None, outputs: tuple[str, ...], quiet: bool) -> None:
+    """Re-render a saved JSON report (of match, dedup or check) in other formats, without recomputing.
+
+    HTML reads the images again for its thumbnails: paths relative to the current folder,
+    then to the saved report's folder. A picture that is gone shows as a note, not an error.
+
+    \b
+    Example:
+        provenance report results.json -f html -o report.html
+        provenance report results.json -o report.md -o report.csv
+    """
+    from .report import kind_of
+
+    targets = _report_targets(outputs, fmt)
+    try:
+        with open(saved, encoding="utf-8") as stream:
+            report = json.load(stream)
+        kind = kind_of(report)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        click.echo(f"provenance: {saved}: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        _write_reports(kind, report, targets, quiet, base=os.path.dirname(os.path.abspath(saved)))
+    except (KeyError, TypeError, AttributeError) as exc:  # a hand-edited or truncated report
+        click.echo(f"provenance: {saved} is not a complete {kind} report (missing or odd {exc})", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
+@click.option("--against", required=True, envvar="PROVENANCE_DB", type=click.Path(dir_okay=False, path_type=str),
+              help="The reference index [env: PROVENANCE_DB]; created empty if missing with --update-index.")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="A TOML policy: fail_on, ignore, thresholds (docs/ci.md) [default: provenance.toml if present].")
+@click.option("--fail-on", "fail_on", default=None, metavar="RULES",
+              help="Comma-separated rules that fail the run, replacing the policy's: " + ", ".join(RULES) + ".")
+@click.option("--junit", "junit", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Also write JUnit XML: one test case per file, a failure per violation.")
+@click.option("--update-index", is_flag=True,
+              help="When the policy holds, add the checked files to the index (one transaction).")
+@report_options("check", "one row per file")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
+              help="Worker processes that read the files [default: one per CPU].")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+              show_default=True, help="Seconds one file may take to read before it is given up as an error.")
+@click.option("--follow-symlinks", is_flag=True, help="Follow symlinks met while walking folders.")
+@click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary (violations are still listed).")
+def check_command(paths: tuple[str, ...], against: str, policy_path: str | None, fail_on: str | None,
+                  junit: str | None, update_index: bool, fmt: str | None, outputs: tuple[str, ...],
+                  jobs: int | None, timeout: float, follow_symlinks: bool, include_hidden: bool,
+                  quiet: bool) -> None:
+    """Check a new drop of files against an index, by a policy: for CI.
+
+    Every file is matched against the index, the drop is deduplicated within itself, and
+    the policy's rules are applied. Each violation is one line on stderr
+    (`path: rule: detail`); the report goes to stdout or -o FILE.
+
+    \b
+    Exit status: 0 the policy holds; 1 it is violated; 2 usage or configuration
+    error; 3 the policy holds but some files could not be read.
+
+    \b
+    Example:
+        provenance check NEW_DROP --against leak.db --policy provenance.toml --junit results.xml
+        provenance check NEW_DROP --against leak.db --fail-on unknown,unreadable -o report.html
+    """
+    from .check import check
+    from .policy import load_policy
+
+    targets = _report_targets(outputs, fmt)
+    if policy_path is None and os.path.isfile("provenance.toml"):
+        policy_path = "provenance.toml"
+    rules = [r.strip() for r in fail_on.split(",") if r.strip()] if fail_on is not None else None
+    with _library_errors():
+        policy = load_policy(policy_path, fail_on=rules)
+        if not update_index and not os.path.isfile(against):
+            raise click.UsageError(f"the index {against} does not exist (give --update-index to start one)")
+        with _open_index(against, create=update_index) as index, _progress(None, quiet) as bar:
+            report = check(paths, index, policy, jobs=default_jobs() if jobs is None else jobs, timeout=timeout,
+                           follow_symlinks=follow_symlinks, include_hidden=include_hidden,
+                           update_index=update_index, progress=lambda _result: bar.update(1), against=against)
+    data = report.to_dict()
+    _write_reports("check", data, targets, quiet)
+    if junit:
+        from .report.junit import write_junit
+
+        with output(junit) as stream:
+            write_junit(data, stream)
+    for violation in report.violations:
+        click.echo(f"{_one_line(violation.path)}: {violation.rule}: {_one_line(violation.detail)}", err=True)
+    if not quiet:
+        s = data["summary"]
+        click.echo(f"provenance: {s['files']} files checked ({s['ignored']} ignored): {s['violations']} violations "
+                   f"of {', '.join(policy.fail_on) or 'no rule'}; {s['errors']} unreadable", err=True)
+        if report.index_update:
+            u = report.index_update
+            click.echo(f"provenance: index updated: {u.added} added, {u.updated} updated", err=True)
+        elif update_index:
+            click.echo("provenance: index not updated: the policy is violated", err=True)
+    sys.exit(report.exit_status)
+
+
+def _one_line(text: str) -> str:
+    """Untrusted text on one stderr line: newlines and control characters shown, not obeyed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -281,6 +281,43 @@ class Index:
             self._commit()
         return summary
 
+    def add_records(self, records: Iterable[Mapping[str, Any]]) -> AddSummary:
+        """Store fingerprint records already made (by ``fingerprint_many`` with this index's options),
+        all in one transaction: every record is stored, or none is.
+
+        A record whose file has changed size since it was fingerprinted is left out (the next
+        ``add`` reads it again); so is one whose file no longer exists.
+        """
+        summary = AddSummary()
+        self.store.begin()
+        try:
+            for record in records:
+                path = os.path.abspath(str(record["path"]))
+                summary.seen += 1
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if record.get("size") is not None and st.st_size != record["size"]:
+                    continue
+                self._ensure_root(os.path.dirname(path))
+                located = self._root_for(path)
+                assert located is not None  # its folder was made a root above
+                known = self.store.get_file(*located) is not None
+                self.store.put(located[0], located[1], st.st_mtime_ns, {**record, "path": path})
+                summary.updated += known
+                summary.added += not known
+                if record.get("error"):
+                    summary.failed += 1
+                    summary.errors.append((path, record["error"]["type"], record["error"]["message"]))
+            if summary.updated:
+                self.store.delete_orphan_contents()
+        except BaseException:
+            self.store.rollback()
+            raise
+        self._commit()
+        return summary
+
     def prune(self) -> PruneSummary:
         """Forget files that no longer exist. Roots whose folder is missing are left alone (moved? see ``move_root``)."""
         summary = PruneSummary()

@@ -10,6 +10,7 @@ screenshots, collages) → the verdict. Only confirmed candidates are claimed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 from collections import OrderedDict
@@ -23,7 +24,7 @@ from PIL import Image, ImageOps
 from . import confirm as geometry, runinfo
 from .captions import Query, apply_embedded
 from .decode import DEFAULT_MAX_PIXELS, decode_upright, open_image, pixel_limit, to_rgb
-from .fingerprint import FingerprintOptions, fingerprint
+from .fingerprint import fingerprint
 from .hashes import HASH_KINDS, distance, low_information
 from .index import Index
 from .pool import DEFAULT_TIMEOUT, fingerprint_many
@@ -218,7 +219,8 @@ class Matcher:
         self.index = index
         self.options = options or MatchOptions()
         self.references = _ReferenceFeatures(self.options.max_pixels)
-        self.fingerprint_options = FingerprintOptions(max_pixels=self.options.max_pixels)
+        # queries hashed as the references were (exact hashes, details), so the records could join the index
+        self.fingerprint_options = dataclasses.replace(index.options, max_pixels=self.options.max_pixels)
         self._keypoints: KeypointSearch | None = None
 
     def _keypoint_search(self) -> KeypointSearch:

@@ -97,7 +97,23 @@ MATCH_COLUMNS = [
 
 def write_match(report: dict[str, Any], stream: IO[str]) -> None:
     """A match report as CSV: one row per query with its best match (if any)."""
-    writer = csv.DictWriter(stream, fieldnames=MATCH_COLUMNS, lineterminator="\n")
+    _write_results(report, stream, MATCH_COLUMNS, {})
+
+
+def write_check(report: dict[str, Any], stream: IO[str]) -> None:
+    """A check report as CSV: the match columns plus the file's violations and other findings."""
+    by_path: dict[str, dict[str, list[str]]] = {}
+    for finding in report["findings"]:
+        column = "violations" if finding["violation"] else "findings"
+        by_path.setdefault(finding["path"], {"violations": [], "findings": []})[column].append(
+            f"{finding['rule']}: {finding['detail']}")
+    extra = {path: {k: " | ".join(v) for k, v in columns.items()} for path, columns in by_path.items()}
+    _write_results(report, stream, ["violations", "findings", *MATCH_COLUMNS], extra)
+
+
+def _write_results(report: dict[str, Any], stream: IO[str], columns: list[str],
+                   extra: dict[str, dict[str, str]]) -> None:
+    writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for result in report["results"]:
         query = result["query"]
@@ -126,5 +142,6 @@ def write_match(report: dict[str, Any], stream: IO[str]) -> None:
             "declared_size": "x".join(str(v) for v in query["declared_size"]) if query.get("declared_size") else None,
             "evidence": " | ".join(result["evidence"] + best.get("evidence", [])),
             "error": f"{error.get('type')}: {error.get('message')}" if error else None,
+            **extra.get(query.get("path") or "", {}),
         }  # fmt: skip
-        writer.writerow({k: _cell(v) for k, v in row.items()})
+        writer.writerow({k: _cell(row.get(k)) for k in columns})

@@ -50,11 +50,28 @@ def _value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def write_match(report: dict[str, Any], stream: IO[str]) -> None:
+def write_check(report: dict[str, Any], stream: IO[str]) -> None:
+    """A check report as Markdown: the verdict of the policy and each finding, then the matches."""
+    summary = report["summary"]
+    outcome = {0: "the policy holds", 1: "the policy is violated", 3: "the policy holds, but some files could not be read"}
+    stream.write(f"# Check: {outcome.get(summary['exit_status'], summary['exit_status'])}\n\n")
+    stream.write(f"Fails on: {_cell(', '.join(report['policy']['fail_on']) or 'nothing')}. "
+                 f"{summary['files']} files checked, {summary['ignored']} ignored, "
+                 f"{summary['violations']} violations.\n\n")
+    if report["findings"]:
+        stream.write("| file | rule | violation | detail |\n|---|---|---|---|\n")
+        for f in report["findings"]:
+            stream.write(f"| {_cell(f['path'])} | {f['rule']} | {'**yes**' if f['violation'] else 'no'} "
+                         f"| {_cell(f['detail'])} |\n")
+        stream.write("\n")
+    write_match(report, stream, heading="## Matches", level="###")
+
+
+def write_match(report: dict[str, Any], stream: IO[str], *, heading: str = "# Matches", level: str = "##") -> None:
     """A match report (``MatchReport.to_dict()``) as Markdown: a summary table, then one section per query."""
     summary = report["summary"]
     verdicts = summary["verdicts"]
-    stream.write("# Matches\n\n")
+    stream.write(f"{heading}\n\n")
     stream.write("| queries | exact | metadata-only | near-duplicate | no-match | errors |\n")
     stream.write("|---:|---:|---:|---:|---:|---:|\n")
     stream.write(f"| {summary['queries']} | {verdicts['exact']} | {verdicts['metadata-only']} "
@@ -67,7 +84,7 @@ def write_match(report: dict[str, Any], stream: IO[str]) -> None:
     stream.write("\n")
     for n, result in enumerate(report["results"], 1):
         query = result["query"]
-        stream.write(f"## {n}. {_cell(query['path'])}\n\n")
+        stream.write(f"{level} {n}. {_cell(query['path'])}\n\n")
         if query.get("caption"):
             stream.write(f"Caption ({_cell(query['caption_source'])}): {_cell(query['caption'])}\n\n")
         stream.write(f"**Verdict: {result['verdict']}** (confidence {result['confidence']:.2f})\n\n")
@@ -75,7 +92,7 @@ def write_match(report: dict[str, Any], stream: IO[str]) -> None:
             stream.write(f"- {_cell(line)}\n")
         for match in result["matches"]:
             ref = match["reference"]
-            stream.write(f"\n### {match['relation']}: {_cell(ref['path'])}\n\n")
+            stream.write(f"\n{level}# {match['relation']}: {_cell(ref['path'])}\n\n")
             stream.write(f"SHA-256 `{ref.get('sha256')}`, MD5 `{ref.get('md5')}`\n\n")
             for line in match["evidence"]:
                 stream.write(f"- {_cell(line)}\n")

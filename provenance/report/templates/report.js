@@ -1,0 +1,52 @@
+// Paging and verdict filters for long reports. The report is complete without this
+// script: every card is in the page; this only shows them a page at a time.
+(function () {
+  "use strict";
+  var PAGE = 50;
+  var cards = Array.prototype.slice.call(document.querySelectorAll(".card"));
+  var navs = document.querySelectorAll("nav.pages");
+  var filters = document.querySelectorAll("[data-filter]");
+  var filter = null, page = 0;
+
+  function shown() {
+    return cards.filter(function (c) { return !filter || c.getAttribute("data-verdict") === filter; });
+  }
+  function render() {
+    var list = shown(), pages = Math.max(1, Math.ceil(list.length / PAGE));
+    if (page >= pages) { page = pages - 1; }
+    cards.forEach(function (c) { c.hidden = true; });
+    list.slice(page * PAGE, (page + 1) * PAGE).forEach(function (c) { c.hidden = false; });
+    navs.forEach(function (nav) {
+      while (nav.firstChild) { nav.removeChild(nav.firstChild); }
+      if (pages < 2) { return; }
+      for (var p = 0; p < pages; p++) {
+        var b = document.createElement("button");
+        b.type = "button";
+        b.textContent = String(p + 1);
+        if (p === page) { b.setAttribute("aria-current", "page"); }
+        b.addEventListener("click", (function (target) {
+          return function () { page = target; render(); window.scrollTo(0, 0); };
+        })(p));
+        nav.appendChild(b);
+      }
+    });
+    filters.forEach(function (f) {
+      f.parentNode.classList.toggle("active", f.getAttribute("data-filter") === filter);
+    });
+  }
+  filters.forEach(function (f) {
+    f.addEventListener("click", function () {
+      var value = f.getAttribute("data-filter");
+      filter = filter === value ? null : value;
+      page = 0;
+      render();
+    });
+  });
+  if (location.hash) {  // a link to one card opens its page
+    var target = document.getElementById(location.hash.slice(1));
+    var index = cards.indexOf(target);
+    if (index >= 0) { page = Math.floor(index / PAGE); }
+  }
+  render();
+  document.documentElement.setAttribute("data-paged", "yes");
+})();
