@@ -66,10 +66,10 @@ def write_report(kind: str, fmt: str, report: dict[str, Any], stream: IO[str], *
         stream.write(json.dumps(report, indent=2, ensure_ascii=True) + "\n")
     elif fmt == "html":
         from . import html
-        from .thumbs import Thumbnails
+        from .thumbs import THUMBNAIL_SIDE, Thumbnails
 
         writer = html.write_dedup if kind == "dedup" else html.write_match
-        side = 220 if kind == "dedup" else 320
+        side = 200 if kind == "dedup" else THUMBNAIL_SIDE
         writer(report, stream, thumbnails=Thumbnails(side=side, base=base), progress=progress)
     elif fmt == "csv":
         {"match": csv_format.write_match, "dedup": csv_format.write_dedup,

@@ -22,6 +22,9 @@ VERDICTS = ("exact", "metadata-only", "near-duplicate", "no-match")
 
 ProgressCallback = Callable[[], None]
 
+#: cards per page; only the first page's pictures load with the page (report.js shows the others)
+PAGE_SIZE = 50
+
 
 def _asset(name: str) -> str:
     return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
@@ -41,7 +44,7 @@ def _render(template: str, stream: IO[str], **context: Any) -> None:
     csp = (f"default-src 'none'; img-src data:; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
            "base-uri 'none'; form-action 'none'")
     page = _environment().get_template(template)
-    for chunk in page.generate(css=css, js=js, csp=csp, **context):
+    for chunk in page.generate(css=css, js=js, csp=csp, page_size=PAGE_SIZE, **context):
         stream.write(chunk)
 
 
@@ -194,7 +197,7 @@ def _text(value: Any) -> str:
 def write_dedup(result: dict[str, Any], stream: IO[str], *, thumbnails: Thumbnails | None = None,
                 progress: ProgressCallback | None = None) -> None:
     """A dedup result (``DedupResult.to_dict()``) as one HTML page: a row of thumbnails per cluster."""
-    thumbnails = thumbnails or Thumbnails(side=220)
+    thumbnails = thumbnails or Thumbnails(side=200)
 
     def cards() -> Any:
         for cluster in result["clusters"]:

@@ -12,8 +12,8 @@ from PIL import Image
 from ..decode import DEFAULT_MAX_PIXELS, decode_upright, open_image, pixel_limit, to_rgb
 
 #: the longer side of a thumbnail, in pixels
-THUMBNAIL_SIDE = 320
-THUMBNAIL_QUALITY = 72
+THUMBNAIL_SIDE = 280
+THUMBNAIL_QUALITY = 70
 
 
 @dataclass(frozen=True)

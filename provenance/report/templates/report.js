@@ -1,8 +1,9 @@
-// Paging and verdict filters for long reports. The report is complete without this
-// script: every card is in the page; this only shows them a page at a time.
+// Paging and verdict filters for long reports. Without this script every card is still in
+// the page, but only the first page's cards carry their pictures: the others keep them in
+// data-src until their page is shown, so a report of thousands of queries opens quickly.
 (function () {
   "use strict";
-  var PAGE = 50;
+  var PAGE = parseInt(document.body.getAttribute("data-page-size"), 10) || 50;
   var cards = Array.prototype.slice.call(document.querySelectorAll(".card"));
   var navs = document.querySelectorAll("nav.pages");
   var filters = document.querySelectorAll("[data-filter]");
@@ -15,7 +16,14 @@
     var list = shown(), pages = Math.max(1, Math.ceil(list.length / PAGE));
     if (page >= pages) { page = pages - 1; }
     cards.forEach(function (c) { c.hidden = true; });
-    list.slice(page * PAGE, (page + 1) * PAGE).forEach(function (c) { c.hidden = false; });
+    list.slice(page * PAGE, (page + 1) * PAGE).forEach(function (c) {
+      c.hidden = false;
+      c.querySelectorAll("[data-src]").forEach(function (picture) {
+        picture.setAttribute(picture.tagName.toLowerCase() === "image" ? "href" : "src",
+                             picture.getAttribute("data-src"));
+        picture.removeAttribute("data-src");
+      });
+    });
     navs.forEach(function (nav) {
       while (nav.firstChild) { nav.removeChild(nav.firstChild); }
       if (pages < 2) { return; }
