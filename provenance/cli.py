@@ -473,7 +473,7 @@ def match_command(paths: tuple[str, ...], against: str, pages: tuple[str, ...], 
 
 @main.command("report")
 @click.argument("saved", type=click.Path(exists=True, dir_okay=False, path_type=str))
-@report_options("match", "one row per query or file")
+@report_options("KIND", "one row per query or file")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
 def report_command(saved: str, fmt: str | None, outputs: tuple[str, ...], quiet: bool) -> None:
     """Re-render a saved JSON report (of match, dedup or check) in other formats, without recomputing.

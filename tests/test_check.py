@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 
 import pytest
@@ -14,7 +15,7 @@ from provenance.check import check
 from provenance.cli import main
 from provenance.policy import DEFAULT_FAIL_ON, RULES, PolicyError, load_policy
 
-from conftest import FIXTURES, MISNAMED
+from conftest import FIXTURES, MISNAMED, report_validator
 
 CANTEEN = FIXTURES / "article" / "canteen-lunch-960x640-1.jpg"
 RALLY = FIXTURES / "article" / "rally-car-in-the-snow-960x640-1.jpg"
@@ -88,6 +89,7 @@ def test_findings_on_a_drop_we_built(tmp_path, db):
     assert not [name for name, rule in found if name == "rally.jpg" and rule != "unknown"]
     assert [p.rsplit("/", 1)[-1] for p in report.ignored] == ["notes.txt"]
     data = report.to_dict()
+    report_validator("check").validate(json.loads(json.dumps(data)))
     assert data["summary"]["violations"] == len(report.findings) and report.exit_status == 1
     inputs = {i["path"].rsplit("/", 1)[-1]: i["sha256"] for i in data["run"]["inputs"]}
     assert inputs["rally.jpg"] == hashlib.sha256(RALLY.read_bytes()).hexdigest()

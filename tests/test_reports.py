@@ -246,3 +246,21 @@ def test_html_grows_linearly_with_queries(report):
     assert per_card < 60_000  # two thumbnails and the tables; measured in benchmarks/bench_report.py
     assert many < one * 4.2
 
+
+
+def test_special_files_are_written_to_not_replaced(report, tmp_path):
+    import os
+    import threading
+
+    from provenance.report import output
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    with output(str(fifo)) as stream:
+        write_report("match", "json", report, stream)
+    reader.join(timeout=30)
+    assert json.loads(received[0]) == report
+    assert fifo.is_fifo()  # still the pipe, not a regular file renamed over it

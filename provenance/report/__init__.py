@@ -85,11 +85,16 @@ def write_report(kind: str, fmt: str, report: dict[str, Any], stream: IO[str], *
 
 @contextlib.contextmanager
 def output(path: str) -> Iterator[IO[str]]:
-    """A text stream for ``path`` (``-``: stdout). A file appears whole or not at all: it is written
-    beside its final name and renamed into place when complete."""
+    """A text stream for ``path`` (``-``: stdout). A regular file appears whole or not at all: it is
+    written beside its final name and renamed into place when complete. Anything else that exists
+    (``/dev/null``, a pipe, a terminal) is written to as it is, never replaced."""
     if path == "-":
         yield sys.stdout
         sys.stdout.flush()
+        return
+    if os.path.exists(path) and not os.path.isfile(path):
+        with open(path, "w", encoding="utf-8", errors="backslashreplace", newline="") as stream:
+            yield stream
         return
     folder = os.path.dirname(os.path.abspath(path))
     fd, partial = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=folder)
