@@ -51,7 +51,7 @@ def version_text() -> str:
     )
     libraries = ", ".join(
         f"{name} {ver(name)}" for name in ("pillow", "pillow-heif", "imagehash", "exifread", "click", "tqdm",
-                                           "opencv-python-headless", "faiss-cpu", "beautifulsoup4")
+                                           "opencv-python-headless", "faiss-cpu", "beautifulsoup4", "jinja2", "numba")
     )
     return f"provenance {__version__}\n{libraries}\npdq: {pdq}"
 

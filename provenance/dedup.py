@@ -16,15 +16,18 @@ How it decides (docs/dedup.md):
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
 from . import runinfo
+from .compiled import complete_link
 from .fingerprint import Fingerprint
 from .hashes import MIN_PDQ_QUALITY
 from .hashes import low_information as is_low_information
@@ -86,7 +89,7 @@ class Member:
             "path": self.path, "role": self.role, "relation": self.relation, "distance": self.distance,
             "sha256": r.get("sha256"), "image_data_sha256": r.get("image_data_sha256"),
             "format": r.get("format"), "width": r.get("width"), "height": r.get("height"),
-            "jpeg_quality": r.get("jpeg_quality"), "camera_fields": _richness(r), "software": _editor(r),
+            "jpeg_quality": r.get("jpeg_quality"), "camera_fields": r["camera_fields"], "software": r["editor"],
             "datetime_original": metadata.get("datetime_original"),
             "make": metadata.get("make"), "model": metadata.get("model"),
             "name_digest": r.get("name_digest"),
@@ -124,6 +127,10 @@ class DedupResult:
     run: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        with _collector_paused():  # a dict per file, none in a cycle (see dedup)
+            return self._to_dict()
+
+    def _to_dict(self) -> dict[str, Any]:
         by_relation: dict[str, int] = defaultdict(int)
         for cluster in self.clusters:
             by_relation[cluster.relation] += 1
@@ -155,6 +162,25 @@ def dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions
 
     With ``index``, the run block names that index and its content digest instead of listing every input.
     """
+    # millions of small dicts and lists, none in a cycle: the cyclic collector would rescan them
+    # all again and again (a third of the time at 1,000,000 records); reference counting frees them
+    with _collector_paused():
+        return _dedup(records, options, index)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions | None,
+           index: "Index | None") -> DedupResult:
     options = options or DedupOptions()
     started = runinfo.now()
     files: list[dict[str, Any]] = []
@@ -197,11 +223,13 @@ def dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions
 
     near = [[eligible[g] for g in group] for group in groups]
     in_near = {p for group in near for p in group}
+    # pictures in no near group form a cluster of their own when they have several files
+    repeated = [[p] for p, key in enumerate(pictures)
+                if (len(by_picture[key]) > 1 or len(by_content[by_picture[key][0]]) > 1) and p not in in_near]
     clusters = []
-    for picture_ids in near + [[p] for p in range(len(pictures)) if p not in in_near]:
+    for picture_ids in near + repeated:
         members = [n for p in picture_ids for sha in by_picture[pictures[p]] for n in by_content[sha]]
-        if len(members) > 1:
-            clusters.append(_cluster([files[n] for n in members]))
+        clusters.append(_cluster([files[n] for n in members]))
     clusters.sort(key=lambda c: (-len(c.members), c.members[0].path))
     for number, cluster in enumerate(clusters, 1):
         cluster.id = number
@@ -220,13 +248,23 @@ _KEPT = ("path", "sha256", "image_data_sha256", "kind", "format", "width", "heig
          "hashes", "name_digest", "error")
 
 
+_CAMERA_SET = frozenset(CAMERA_FIELDS)
+_RANKING_FIELDS = frozenset((*CAMERA_FIELDS, "software", "xmp_creator_tool", "xmp_history"))
+
+
 def _slim(record: dict[str, Any]) -> dict[str, Any]:
-    """What grouping and ranking read of a record; a large set's full records need not stay in memory."""
+    """What grouping and ranking read of a record, with the ranking facts worked out once; a large
+    set's full records need not stay in memory."""
     metadata = record.get("metadata") or {}
-    kept = {k: record.get(k) for k in _KEPT}
-    kept["metadata"] = {k: metadata[k] for k in (*CAMERA_FIELDS, "software", "xmp_creator_tool", "xmp_history")
-                        if metadata.get(k) is not None}
-    kept["thumbnail"] = bool(record.get("thumbnail"))
+    kept = dict(zip(_KEPT, map(record.get, _KEPT)))
+    if metadata:
+        kept["metadata"] = {k: metadata[k] for k in _RANKING_FIELDS.intersection(metadata) if metadata[k] is not None}
+        camera = sum(1 for k in _CAMERA_SET.intersection(metadata) if metadata[k] is not None)
+    else:  # a stripped copy: common in leaks and cheap to tell
+        kept["metadata"], camera = {}, 0
+    kept["camera_fields"] = camera + bool(record.get("thumbnail"))
+    kept["editor"] = _editor(kept["metadata"])
+    kept["pixels"] = (record.get("width") or 0) * (record.get("height") or 0)
     return kept
 
 
@@ -241,26 +279,13 @@ def _near_groups(hashes: list[dict[str, Any]], options: DedupOptions) -> list[li
     linked, score = _linked(hashes, i, j, d, options)
     i, j, score = i[linked], j[linked], score[linked]
     order = np.lexsort((j, i, score))  # closest links first; ties in a fixed order
-    i, j = i[order].tolist(), j[order].tolist()
+    i, j = i[order], j[order]
 
-    links: dict[int, set[int]] = defaultdict(set)
-    for a, b in zip(i, j):
-        links[a].add(b)
-        links[b].add(a)
-    cluster_of = {n: n for n in links}
-    members: dict[int, list[int]] = {n: [n] for n in links}
-    for a, b in zip(i, j):
-        ca, cb = cluster_of[a], cluster_of[b]
-        if ca == cb:
-            continue
-        # complete link: every member of one must be linked to every member of the other
-        if all(y in links[x] for x in members[ca] for y in members[cb]):
-            if len(members[ca]) < len(members[cb]):
-                ca, cb = cb, ca
-            for n in members[cb]:
-                cluster_of[n] = ca
-            members[ca].extend(members.pop(cb))
-    return [sorted(m) for m in members.values() if len(m) > 1]
+    label = complete_link(len(hashes), np.asarray(i, np.int64), np.asarray(j, np.int64))
+    groups: dict[int, list[int]] = defaultdict(list)
+    for item in np.flatnonzero(label != np.arange(len(hashes))).tolist():
+        groups[int(label[item])].append(item)
+    return [sorted([head, *rest]) for head, rest in groups.items()]
 
 
 def _linked(hashes: list[dict[str, Any]], i: np.ndarray, j: np.ndarray, phash: np.ndarray,
@@ -288,13 +313,11 @@ def _linked(hashes: list[dict[str, Any]], i: np.ndarray, j: np.ndarray, phash: n
 
 
 def _richness(record: dict[str, Any]) -> int:
-    metadata = record.get("metadata") or {}
-    return sum(1 for k in CAMERA_FIELDS if metadata.get(k) is not None) + bool(record.get("thumbnail"))
+    return record["camera_fields"]
 
 
-def _editor(record: dict[str, Any]) -> str | None:
-    """The editing software the metadata names, if any."""
-    metadata = record.get("metadata") or {}
+def _editor(metadata: dict[str, Any]) -> str | None:
+    """The editing software ``metadata`` names, if any."""
     for key in ("software", "xmp_creator_tool"):
         value = metadata.get(key)
         if isinstance(value, str) and _EDITORS.search(value):
@@ -314,11 +337,11 @@ def _colour(record: dict[str, Any]) -> int:
 
 def _originality(record: dict[str, Any]) -> tuple:
     """Sort key: the likely original sorts first."""
-    pixels = (record.get("width") or 0) * (record.get("height") or 0)
+    pixels = record["pixels"]
     # sizes within about 2% count as equal, so a one-pixel border does not outrank camera metadata
     size_class = round(math.log(pixels) / math.log(1.02)) if pixels else 0
     date = (record.get("metadata") or {}).get("datetime_original") or "9999"
-    return (-_colour(record), -size_class, -_richness(record), _editor(record) is not None, -(record.get("jpeg_quality") or 0),
+    return (-_colour(record), -size_class, -record["camera_fields"], record["editor"] is not None, -(record.get("jpeg_quality") or 0),
             date, record.get("path") or "")
 
 
@@ -326,6 +349,7 @@ def _cluster(records: list[dict[str, Any]]) -> Cluster:
     ordered = sorted(records, key=_originality)
     original = ordered[0]
     members = [Member(original["path"], "original", "original", original)]
+    ours_hashes = original.get("hashes") or {}
     for record in ordered[1:]:
         if record["sha256"] == original["sha256"]:
             relation = "exact"
@@ -335,7 +359,7 @@ def _cluster(records: list[dict[str, Any]]) -> Cluster:
             relation = "near-duplicate"
         distances = {}
         for kind in ("phash", "pdq", "dhash"):
-            ours, theirs = (original.get("hashes") or {}).get(kind), (record.get("hashes") or {}).get(kind)
+            ours, theirs = ours_hashes.get(kind), (record.get("hashes") or {}).get(kind)
             if ours and theirs:
                 distances[kind] = hash_distance(ours, theirs)
         members.append(Member(record["path"], "copy", relation, record, distances))
@@ -351,7 +375,7 @@ def _reasons(original: dict[str, Any], copies: list[dict[str, Any]]) -> list[str
         reasons.append("more colour information than "
                        + ", ".join(sorted({c.get("mode") or "?" for c in copies if _colour(c) < _colour(original)}))
                        + " copies")
-    pixels = lambda r: (r.get("width") or 0) * (r.get("height") or 0)  # noqa: E731
+    pixels = lambda r: r["pixels"]  # noqa: E731
     size = lambda r: f"{r.get('width')}x{r.get('height')}"  # noqa: E731
     if any(pixels(c) < pixels(original) for c in copies) and all(
             pixels(c) <= pixels(original) or _colour(c) < _colour(original) for c in copies):
@@ -370,8 +394,8 @@ def _reasons(original: dict[str, Any], copies: list[dict[str, Any]]) -> list[str
     dates = [(c.get("metadata") or {}).get("datetime_original") for c in copies]
     if date and all(d is None or d >= date for d in dates) and any(d is None or d > date for d in dates):
         reasons.append(f"earliest datetime_original ({date})")
-    edited = [e for e in (_editor(c) for c in copies) if e]
-    if _editor(original) is None and edited:
+    edited = [c["editor"] for c in copies if c["editor"]]
+    if original["editor"] is None and edited:
         reasons.append(f"no editing-software tag (a copy names {edited[0]})")
     if not reasons:
         if all(c["sha256"] == original["sha256"] for c in copies):

@@ -69,7 +69,7 @@ def distance(a: str, b: str) -> int:
     """Hamming distance between two hashes of the same kind, given as hex."""
     if len(a) != len(b):
         raise ValueError(f"hashes of different lengths: {len(a)} and {len(b)} hex digits")
-    return bin(int(a, 16) ^ int(b, 16)).count("1")
+    return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
 #: PDQ's own quality score below which a hash says little about the picture (Meta's guidance)

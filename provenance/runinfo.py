@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 #: the libraries whose versions can change a result (decoders, hashes, geometry, search)
 LIBRARIES = ("pillow", "pillow-heif", "imagehash", "exifread", "numpy", "opencv-python-headless", "faiss-cpu",
-             "pdqhash")
+             "numba", "pdqhash")
 
 
 def now() -> str:

@@ -194,20 +194,14 @@ class MultiIndexHash:
         columns = [_bit_field(hashes, first, size) for first, size in self._layout]
         return np.stack(columns, axis=1)
 
-    def _probes(self, query_keys: np.ndarray, radius: int, upward: bool = False) -> list[tuple]:
-        """Per block, the row ranges whose block value is within ``radius`` bits of the queries' (``(q, blocks)``).
-
-        With ``upward`` (self-joins, which meet each pair from both sides) only block values at or
-        above the query's are probed.
-        """
+    def _probes(self, query_keys: np.ndarray, radius: int) -> list[tuple]:
+        """Per block, the row ranges whose block value is within ``radius`` bits of the queries' (``(q, blocks)``)."""
         probes = []
         for b, (_, size) in enumerate(self._layout):
             masks = _flip_masks(size, radius)
             neighbours = (query_keys[:, b : b + 1] ^ masks[None, :]).ravel()
             starts = self._offsets[b][neighbours].astype(np.int64)
             lengths = self._offsets[b][neighbours + 1] - starts
-            if upward:
-                lengths[neighbours < np.repeat(query_keys[:, b], len(masks))] = 0
             probes.append((b, len(masks), starts, lengths))
         return probes
 
@@ -245,24 +239,38 @@ class MultiIndexHash:
         rows, first = np.unique(rows, return_index=True)
         return _sorted_result(rows, distances[first])
 
-    def pairs(self, max_distance: int, batch: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def pairs(self, max_distance: int, capacity: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every pair (i < j) within ``max_distance``, once, by the compiled self-join (``compiled.py``);
+        ``capacity``: the first output buffer's size (it doubles whenever it fills)."""
+        from .compiled import self_join
+
         radius = max_distance // self.blocks
-        flat = self._flat(self.hashes)
+        table = max(len(o) for o in self._offsets)
+        offsets = np.zeros((self.blocks, table), dtype=np.int64)
+        for b, o in enumerate(self._offsets):
+            offsets[b, : len(o)] = o
+        flips = [_flip_masks(size, radius) for _, size in self._layout]
+        masks = np.zeros((self.blocks, max(len(f) for f in flips)), dtype=np.int64)
+        for b, f in enumerate(flips):
+            masks[b, : len(f)] = f
+        mask_counts = np.array([len(f) for f in flips], dtype=np.int64)
+        orders = np.stack(self._order).astype(np.int64)
+        in_order = np.stack(self._sorted) if self._sorted else np.empty((self.blocks, 0), np.uint64)
+        widths = np.array([size for _, size in self._layout], dtype=np.int64)
+        capacity = capacity or max(1 << 16, 4 * len(self.hashes))
         found_i, found_j, found_d = [], [], []
-        for start in range(0, len(self.hashes), batch):
-            stop = start + batch
-            probes = self._probes(self._keys[start:stop], radius, upward=True)
-            q, rows, distances = self._verify(probes, flat[start:stop], max_distance)
-            q += start
-            keep = rows != q
-            q, rows = q[keep], rows[keep]
-            found_i.append(np.minimum(q, rows))
-            found_j.append(np.maximum(q, rows))
-            found_d.append(distances[keep])
-        i, j, d = _concat_pairs(found_i, found_j, found_d)
-        # a pair close in several blocks was found once per block, maybe from both its rows
-        first = np.unique(i * len(self.hashes) + j, return_index=True)[1]
-        return i[first], j[first], d[first]
+        block = value = 0
+        while block < self.blocks:
+            out_i = np.empty(capacity, np.int64)
+            out_j = np.empty(capacity, np.int64)
+            out_d = np.empty(capacity, np.int32)
+            count, block, value = self_join(self.hashes, in_order, self._keys, orders, offsets, widths, masks,
+                                         mask_counts, radius, max_distance, block, value, out_i, out_j, out_d)
+            found_i.append(out_i[:count])
+            found_j.append(out_j[:count])
+            found_d.append(out_d[:count])
+            capacity *= 2  # the set is denser than guessed: larger steps from here on
+        return _concat_pairs(found_i, found_j, found_d)
 
 
 #: below this many hashes a linear scan beats multi-index hashing (benchmarks/bench_search.py)

@@ -10,6 +10,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from provenance import DedupOptions, dedup, fingerprint, fingerprint_many
@@ -210,3 +212,39 @@ def test_without_pdq_phash_and_dhash_must_both_be_close():
     assert dedup(far_dhash).clusters == []
     far_phash = [plain("a", 0, 0xF0F0), plain("b", 0x1FF, 0xF0F0)]  # pHash 9 > 8 without PDQ
     assert dedup(far_phash).clusters == []
+
+
+def reference_complete_link(count, links):
+    """The plain-Python complete-link merge (the compiled one's oracle): closest link first."""
+    linked = defaultdict(set)
+    for a, b in links:
+        linked[a].add(b)
+        linked[b].add(a)
+    members = {n: [n] for n in range(count)}
+    cluster_of = list(range(count))
+    for a, b in links:
+        ca, cb = cluster_of[a], cluster_of[b]
+        if ca != cb and all(y in linked[x] for x in members[ca] for y in members[cb]):
+            if len(members[ca]) < len(members[cb]):
+                ca, cb = cb, ca
+            for n in members[cb]:
+                cluster_of[n] = ca
+            members[ca].extend(members.pop(cb))
+    return sorted(sorted(m) for m in members.values())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 40).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=120))))
+def test_compiled_complete_link_agrees_with_plain_python(case):
+    import numpy as np
+
+    from provenance.compiled import complete_link
+
+    count, raw = case
+    links = list(dict.fromkeys((min(a, b), max(a, b)) for a, b in raw if a != b))
+    label = complete_link(count, np.array([a for a, _ in links], np.int64), np.array([b for _, b in links], np.int64))
+    groups = defaultdict(list)
+    for item, lab in enumerate(label.tolist()):
+        groups[lab].append(item)
+    assert sorted(sorted(g) for g in groups.values()) == reference_complete_link(count, links)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import imagehash
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,10 +41,21 @@ def test_search_and_pairs_equal_brute_force(seed, count, words, distance, extra_
         assert rows.tolist() == expected_rows.tolist()
         assert distances.tolist() == expected_distances.tolist()
     bi, bj, bd = brute.pairs(distance)
-    mi, mj, md = mih.pairs(distance, batch=37)
+    mi, mj, md = mih.pairs(distance, capacity=37)
     assert len(mi) == len(as_set(mi, mj)), "a pair was reported twice"
     assert as_set(mi, mj) == as_set(bi, bj)
     assert sorted(md.tolist()) == sorted(bd.tolist())
+
+
+@pytest.mark.parametrize("words, distance", [(1, 10), (4, 31)])
+def test_pair_search_resumes_when_its_buffer_fills(words, distance):
+    hashes = clustered(7, 3000, words, flips=4 * words)
+    expected = as_set(*BruteForceIndex(hashes).pairs(distance)[:2])
+    mih = MultiIndexHash(hashes, distance=distance)
+    # the compiled kernel, with an output buffer that fills at once and has to resume again and again
+    i, j, d = mih.pairs(distance, capacity=7)
+    assert len(i) == len(as_set(i, j)) and as_set(i, j) == expected
+    assert (i < j).all() and (d <= distance).all()
 
 
 def test_distances_agree_with_imagehash():
