@@ -325,6 +325,8 @@ def report_options(kind: str, rows: str) -> Callable[[Callable], Callable]:
 
 def _report_targets(outputs: tuple[str, ...], fmt: str | None) -> list[tuple[str, str]]:
     """(path, format) of every report output; a usage error when a format cannot be told."""
+    if outputs.count("-") > 1:
+        raise click.UsageError("only one report can go to stdout (-o -)")
     try:
         return [(path, format_for(path, fmt)) for path in (outputs or ("-",))]
     except ValueError as exc:
@@ -546,6 +548,8 @@ def check_command(paths: tuple[str, ...], against: str, policy_path: str | None,
     from .policy import load_policy
 
     targets = _report_targets(outputs, fmt)
+    if junit == "-" and any(path == "-" for path, _ in targets):
+        raise click.UsageError("--junit - and the report would both go to stdout: give the report -o FILE")
     if policy_path is None and os.path.isfile("provenance.toml"):
         policy_path = "provenance.toml"
     rules = [r.strip() for r in fail_on.split(",") if r.strip()] if fail_on is not None else None

@@ -114,7 +114,8 @@ def test_exit_status_follows_the_policy(tmp_path, db):
     assert run("check", drop, "--against", db, "-j", "1", "-q", "--fail-on", "unreadable").exit_code == 1
 
 
-@pytest.mark.parametrize("args", [["--fail-on", "nonsense"], ["--policy", "missing.toml"], ["-o", "r.txt"]])
+@pytest.mark.parametrize("args", [["--fail-on", "nonsense"], ["--policy", "missing.toml"], ["-o", "r.txt"],
+                                  ["--junit", "-"], ["-o", "-", "-o", "-"]])
 def test_configuration_errors_exit_2(tmp_path, db, args):
     drop = make_drop(tmp_path / "drop")
     result = run("check", drop, "--against", db, "-q", *args)
