@@ -323,6 +323,24 @@ def report_options(kind: str, rows: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def reading_options(what: str) -> Callable[[Callable], Callable]:
+    """``-j``, ``--timeout``, ``--follow-symlinks`` and ``--all`` for a command whose workers read ``what``."""
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed([
+            click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
+                         help=f"Worker processes that read {what} [default: one per CPU]."),
+            click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+                         show_default=True, help="Seconds one file may take to read before it is given up as an error."),
+            click.option("--follow-symlinks", is_flag=True, help="Follow symlinks met while walking folders."),
+            click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories."),
+        ]):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 def _report_targets(outputs: tuple[str, ...], fmt: str | None) -> list[tuple[str, str]]:
     """(path, format) of every report output; a usage error when a format cannot be told."""
     if outputs.count("-") > 1:
@@ -415,12 +433,7 @@ def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str | None, outpu
 @click.option("--no-keypoint-search", is_flag=True,
               help="Do not search every reference's keypoints when no hash candidate confirms (faster, "
                    "misses heavy crops, screenshots and collages).")
-@click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
-              help="Worker processes that read the queries (and a reference folder) [default: one per CPU].")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
-              show_default=True, help="Seconds one query file may take to read before it is given up as an error.")
-@click.option("--follow-symlinks", is_flag=True, help="Follow symlinks met while walking query folders.")
-@click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories.")
+@reading_options("the queries (and a reference folder)")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 def match_command(paths: tuple[str, ...], against: str, pages: tuple[str, ...], manifests: tuple[str, ...],
                   fmt: str | None, outputs: tuple[str, ...], max_candidates: int, no_keypoint_search: bool,
@@ -518,12 +531,7 @@ def report_command(saved: str, fmt: str | None, outputs: tuple[str, ...], quiet:
 @click.option("--update-index", is_flag=True,
               help="When the policy holds, add the checked files to the index (one transaction).")
 @report_options("check", "one row per file")
-@click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
-              help="Worker processes that read the files [default: one per CPU].")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
-              show_default=True, help="Seconds one file may take to read before it is given up as an error.")
-@click.option("--follow-symlinks", is_flag=True, help="Follow symlinks met while walking folders.")
-@click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories.")
+@reading_options("the files")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary (violations are still listed).")
 def check_command(paths: tuple[str, ...], against: str, policy_path: str | None, fail_on: str | None,
                   junit: str | None, update_index: bool, fmt: str | None, outputs: tuple[str, ...],
