@@ -38,15 +38,15 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--virtual-time-budget=3000"]
 
 
-def chromium(page, tmp_path, *args):
+def chromium(page, tmp_path, *args, fragment=""):
     profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
-    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
+    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri() + fragment],
                             capture_output=True, text=True, timeout=120)
     return result
 
 
-def dump_dom(page, tmp_path):
-    result = chromium(page, tmp_path, "--dump-dom")
+def dump_dom(page, tmp_path, fragment=""):
+    result = chromium(page, tmp_path, "--dump-dom", fragment=fragment)
     assert "<html" in result.stdout, result.stderr[-2000:]
     return result.stdout
 
@@ -110,6 +110,10 @@ def test_a_long_report_is_paged(report, tmp_path):
     assert dom.count('<img src="data:') == 50  # the shown page's pictures, and no others
     assert dom.count('<img data-src="data:') == 70
     assert dom.count("<button") >= 3 + 3  # verdict filters and three page buttons
+    # a link to a card on the second page opens that page
+    linked = dump_dom(tmp_path / "long.html", tmp_path, fragment="#q75")
+    assert re.search(r'<article class="card[^"]*" id="q75" data-verdict="[^"]*">', linked)
+    assert re.search(r'id="q1" data-verdict="[^"]*" hidden', linked)
 
 
 def test_screenshot_shows_the_cards(report, tmp_path):

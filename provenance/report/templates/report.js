@@ -50,11 +50,17 @@
       render();
     });
   });
-  if (location.hash) {  // a link to one card opens its page
-    var target = document.getElementById(location.hash.slice(1));
+  function showLinked() {  // a link to one card (#q12) opens the page it is on
+    var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
     var index = cards.indexOf(target);
-    if (index >= 0) { page = Math.floor(index / PAGE); }
+    if (index < 0) { return false; }
+    filter = null;
+    page = Math.floor(index / PAGE);
+    render();
+    target.scrollIntoView();
+    return true;
   }
-  render();
+  window.addEventListener("hashchange", showLinked);
+  if (!showLinked()) { render(); }
   document.documentElement.setAttribute("data-paged", "yes");
 })();
