@@ -12,6 +12,7 @@ from typing import Any, Callable
 import imagehash
 from PIL import Image
 
+from . import imagehash_fast
 from .decode import to_rgb
 
 try:  # optional extra: pip install 'provenance[pdq]'
@@ -41,7 +42,7 @@ def _imagehash(name: str, function: Callable[[Image.Image], imagehash.ImageHash]
 def _pdq(image: Image.Image) -> dict[str, object]:
     import numpy as np
 
-    rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+    rgb = np.ascontiguousarray(np.asarray(image if image.mode == "RGB" else image.convert("RGB")))
     vector, quality = pdqhash.compute(rgb)
     bits = "".join("1" if b else "0" for b in vector)
     return {"pdq": f"{int(bits, 2):064x}", "pdq_quality": int(quality)}
@@ -52,9 +53,10 @@ HASH_KINDS: dict[str, HashKind] = {
     "dhash": HashKind("dhash", 64, _imagehash("dhash", imagehash.dhash), luma=True, near_distance=10),
     "ahash": HashKind("ahash", 64, _imagehash("ahash", imagehash.average_hash), luma=True,
                       near_distance=10),
-    "whash": HashKind("whash", 64, _imagehash("whash", imagehash.whash), luma=True, near_distance=10),
-    "colorhash": HashKind("colorhash", 42, _imagehash("colorhash", imagehash.colorhash), luma=False,
-                          near_distance=4),
+    "whash": HashKind("whash", 64, lambda image: {"whash": imagehash_fast.whash(image)}, luma=True,
+                      near_distance=10),
+    "colorhash": HashKind("colorhash", 42, lambda image: {"colorhash": imagehash_fast.colorhash(image)},
+                          luma=False, near_distance=4),
 }
 if pdqhash is not None:
     HASH_KINDS["pdq"] = HashKind("pdq", 256, _pdq, luma=False, near_distance=31)

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
-from provenance import fingerprint
+from provenance import fingerprint, imagehash_fast
 from provenance.decode import register_formats
 from provenance.hashes import HASH_KINDS, distance, pdq_available
 
@@ -99,3 +99,80 @@ def test_distance_is_hamming(a, b):
 def test_distance_refuses_different_kinds():
     with pytest.raises(ValueError):
         distance("ff", "fff")
+
+
+def _imagehash_or_error(function, image):
+    try:
+        return str(function(image))
+    except Exception as exc:  # the same refusal is the same behaviour
+        return type(exc).__name__
+
+
+def _ours_or_error(function, image):
+    try:
+        return function(image)
+    except Exception as exc:
+        return type(exc).__name__
+
+
+def _same_as_imagehash(image):
+    for ours, theirs in [(imagehash_fast.whash, imagehash.whash), (imagehash_fast.colorhash, imagehash.colorhash)]:
+        assert _ours_or_error(ours, image) == _imagehash_or_error(theirs, image), (ours.__name__, image.mode, image.size)
+
+
+def _halves(size, dark_blocks):
+    """A 64x64 image whose first ``dark_blocks`` of 64 8x8 blocks are black: whash's block sums tie when > 32."""
+    image = Image.new("L", (size, size), 200)
+    block = size // 8
+    for index in range(dark_blocks):
+        image.paste(0, (index % 8 * block, index // 8 * block, (index % 8 + 1) * block, (index // 8 + 1) * block))
+    return image
+
+
+@pytest.mark.parametrize("path", IMAGE_FIXTURES, ids=ids(IMAGE_FIXTURES))
+def test_fast_whash_and_colorhash_are_imagehash_bit_for_bit_on_fixtures(path):
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image)
+        _same_as_imagehash(image)
+        _same_as_imagehash(image.convert("L"))
+        _same_as_imagehash(image.reduce(4))
+
+
+@pytest.mark.parametrize("image", [
+    Image.new("RGB", (64, 48), (128, 128, 128)),  # uniform: every block ties
+    _halves(64, 40), _halves(64, 32), _halves(256, 33), _halves(64, 0),
+    Image.new("L", (3, 5), 7), Image.new("RGB", (1, 300), (255, 0, 0)),
+    Image.new("RGBA", (40, 40), (10, 200, 30, 0)), Image.new("P", (40, 40), 3), Image.new("1", (40, 40), 1),
+    Image.new("I;16", (40, 40), 40000), Image.new("CMYK", (40, 40), (0, 255, 0, 0)), Image.new("LA", (9, 9)),
+], ids=lambda image: f"{image.mode}-{image.width}x{image.height}")
+def test_fast_hashes_on_ties_odd_sizes_and_modes(image):
+    _same_as_imagehash(image)
+
+
+@given(st.integers(1, 70), st.integers(1, 70), st.integers(0, 255), st.sampled_from([1, 2, 3, 200]), st.binary(
+    min_size=64, max_size=64))
+def test_fast_hashes_on_random_images(width, height, base, levels, noise):
+    """Random pixels in few levels, so that block sums often tie, at any small size."""
+    import numpy as np
+
+    rng = np.random.default_rng(list(noise))
+    pixels = (base + rng.integers(0, levels, size=(height, width, 3)) * (255 // max(1, levels - 1))) % 256
+    _same_as_imagehash(Image.fromarray(pixels.astype("uint8"), "RGB"))
+
+
+@pytest.mark.corpus
+def test_fast_hashes_are_imagehash_bit_for_bit_on_the_corpus():
+    root = corpus_path()
+    checked = 0
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        try:
+            with Image.open(path) as image:
+                if image.width * image.height > 40_000_000:
+                    continue
+                image = ImageOps.exif_transpose(image)
+                image.load()
+        except Exception:
+            continue  # not an image Pillow can decode
+        _same_as_imagehash(image)
+        checked += 1
+    assert checked > 1000
