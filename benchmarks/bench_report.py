@@ -3,9 +3,9 @@
     python benchmarks/bench_report.py [--sizes 100 500 2000]
 
 Load time is Chromium's start, load, script and first paint (a screenshot); it includes a
-fixed start-up cost, so its ratio per card falls as the report grows. A real match report of the article fixtures against the leak fixtures is repeated to each
-size; every card gets its own query and reference path (hard links, so each thumbnail is
-really made). Figures are printed as ratios per card to the smallest size in the same run:
+fixed start-up cost, so its ratio per card falls as the report grows. A real match report of
+the article fixtures against the leak fixtures is repeated to each size; every card gets its
+own query and reference path (hard links, so each thumbnail is really made). Figures are printed as ratios per card to the smallest size in the same run:
 a ratio near 1 means the report grows linearly.
 """
 
