@@ -36,7 +36,7 @@ def whash(image: Image.Image) -> str:
 
 _HUE_EDGES = np.linspace(0, 255, 6 + 1)
 #: the hue bin np.histogram puts each 8-bit hue in (bins half-open, the last one closed)
-_HUE_BIN = np.array([int(np.histogram([v], bins=_HUE_EDGES)[0].argmax()) for v in range(256)], dtype=np.intp)
+_HUE_BIN = np.minimum(np.searchsorted(_HUE_EDGES, np.arange(256), side="right") - 1, 5)
 
 
 def colorhash(image: Image.Image, binbits: int = 3) -> str:
