@@ -176,3 +176,10 @@ def test_fast_hashes_are_imagehash_bit_for_bit_on_the_corpus():
         _same_as_imagehash(image)
         checked += 1
     assert checked > 1000
+
+
+def test_hue_bins_are_numpy_histogram_bins():
+    import numpy as np
+
+    edges = np.linspace(0, 255, 7)  # imagehash.colorhash's hue bins
+    assert [int(np.histogram([v], bins=edges)[0].argmax()) for v in range(256)] == imagehash_fast._HUE_BIN.tolist()
