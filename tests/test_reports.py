@@ -172,12 +172,13 @@ def test_dedup_html_puts_the_likely_original_first(tmp_path):
 @pytest.mark.parametrize("path, fmt, expected", [
     ("r.html", None, "html"), ("r.HTM", None, "html"), ("r.json", None, "json"), ("r.md", None, "md"),
     ("r.csv", "csv", "csv"), ("r.txt", "md", "md"), ("-", None, "json"), ("-", "csv", "csv"),
+    ("/dev/null", None, "json"), ("out/report", "html", "html"), ("out.d/report", None, "json"),
 ])
 def test_format_comes_from_the_extension(path, fmt, expected):
     assert format_for(path, fmt) == expected
 
 
-@pytest.mark.parametrize("path, fmt", [("r.txt", None), ("r.json", "csv")])
+@pytest.mark.parametrize("path, fmt", [("r.txt", None), ("r.json", "csv"), ("r.xml", None)])
 def test_format_that_cannot_be_told_is_refused(path, fmt):
     with pytest.raises(ValueError):
         format_for(path, fmt)

@@ -36,13 +36,15 @@ KINDS = {"match": "provenance/match-", "dedup": "provenance/dedup-", "check": "p
 
 
 def format_for(path: str, fmt: str | None) -> str:
-    """The format of output ``path``: its extension's, else ``fmt``; ``ValueError`` when they disagree or neither says."""
-    by_extension = EXTENSIONS.get(os.path.splitext(path)[1].lower()) if path != "-" else None
+    """The format of output ``path``: its extension's, else ``fmt``, else JSON for a path without an
+    extension (``-``, ``/dev/null``); ``ValueError`` when they disagree or an extension is unknown."""
+    extension = os.path.splitext(path)[1].lower() if path != "-" else ""
+    by_extension = EXTENSIONS.get(extension)
     if by_extension and fmt and fmt != by_extension:
         raise ValueError(f"-f {fmt} disagrees with the extension of {path} ({by_extension})")
     found = by_extension or fmt
     if found is None:
-        if path == "-":
+        if not extension:
             return "json"
         raise ValueError(f"cannot tell the format of {path} from its extension: give -f "
                          f"{'|'.join(REPORT_FORMATS)} or name it .json, .csv, .md or .html")
