@@ -32,13 +32,13 @@ from pathlib import Path
 import imagehash
 from PIL import Image, ImageOps
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from transforms import BYTE_TRANSFORMS, TRANSFORMS, collage, encode, mugshot  # noqa: E402
 
-from provenance import Index  # noqa: E402
-from provenance.captions import Query  # noqa: E402
-from provenance.decode import register_formats  # noqa: E402
-from provenance.matching import Matcher, MatchOptions  # noqa: E402
+from provenance import Index
+from provenance.captions import Query
+from provenance.decode import register_formats
+from provenance.matching import Matcher, MatchOptions
+from provenance.testing.images import mugshot
+from provenance.testing.transforms import BYTE_TRANSFORMS, TRANSFORMS, collage, encode
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 

@@ -124,7 +124,7 @@ def breakdown(paths, repeat):
     """Where a fingerprint's time goes, part by part, on the same files."""
     from provenance import decode
     from provenance.digests import encoded_image_data_sha256, file_digests
-    from provenance.hashes import HASH_KINDS, compute_hashes
+    from provenance.hashes import compute_hashes, kinds
     from provenance.metadata import read_exif
 
     totals: dict[str, float] = {}
@@ -146,8 +146,8 @@ def breakdown(paths, repeat):
                 images = timed("draft decode + orientation", lambda: decode.hashing_images(image))
             except Exception:
                 continue
-            for kind in HASH_KINDS:
-                timed(f"hash: {kind}", lambda: compute_hashes(images.reduced, kinds=[kind]))
+            for kind in kinds():
+                timed(f"hash: {kind.name}", lambda: compute_hashes(images.reduced, kinds_to_compute=[kind]))
     count = repeat * len(paths)
     print(f"\nwhere the time goes on photos >= 4 MP ({len(paths)} files):")
     for name, seconds in totals.items():
@@ -182,14 +182,16 @@ def memory(count):
     """Peak memory of the parent and each worker after 10% of a run and at its end."""
     import tempfile
 
-    from provenance.pool import WorkerPool
+    from provenance.workers import WorkerPool
 
     print(f"\nmemory over {count} generated files (64x48 to 320x240 JPEGs), jobs=2")
     with tempfile.TemporaryDirectory() as folder:
         paths = _generate(Path(folder), count)
         samples = {}
-        with WorkerPool(2, FingerprintOptions()) as pool:
-            for index, _record in enumerate(pool.map(paths), 1):
+        pool = WorkerPool("fingerprint", {"options": FingerprintOptions().to_dict()}, 2,
+                          failed=lambda payload, kind, message: {})
+        with pool:
+            for index, _record in enumerate(pool.map({"path": p} for p in paths), 1):
                 if index in (count // 10, count):
                     samples[index] = (_rss(os.getpid()), [_rss(w.process.pid) for w in pool.workers])
         (early_parent, early_workers), (late_parent, late_workers) = samples[count // 10], samples[count]

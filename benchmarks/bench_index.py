@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fingerprint import _generate, _rss  # noqa: E402
+from bench_fingerprint import _generate, _rss  # the benchmarks folder is the script's own
 
-from provenance import Index, dedup  # noqa: E402
+from provenance import Index, dedup
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from provenance.confirm import FEATURES, Features
+from provenance.features import FEATURES, Features
 from provenance.keypoints import PER_REFERENCE, KeypointSearch
 from provenance.search import build_index
 

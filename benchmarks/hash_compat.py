@@ -63,9 +63,9 @@ def reference(path: Path) -> dict[str, str] | None:
             oriented.load()
             out = {name: str(function(oriented)) for name, function in REFERENCES.items()}
             if pdq_available():
-                from provenance.hashes import HASH_KINDS
+                from provenance.hashes import get
 
-                out["pdq"] = HASH_KINDS["pdq"].compute(oriented)["pdq"]
+                out["pdq"] = get("pdq").hash_image(oriented)["pdq"]
             return out
     except Exception:
         return None

@@ -3,44 +3,73 @@
     >>> from provenance import fingerprint
     >>> fp = fingerprint("photo.jpg")
     >>> fp.sha256, fp.hashes["phash"], fp.metadata.get("datetime_original")
+
+Every name below is imported on first use, so ``import provenance`` (and a worker process
+that only fingerprints) does not pay for OpenCV, FAISS, Numba or Jinja2.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
-from .errors import ProvenanceError  # noqa: E402
-from .fingerprint import SCHEMA, Fingerprint, FingerprintOptions, fingerprint  # noqa: E402
-from .pool import fingerprint_many  # noqa: E402
-from .index import Index  # noqa: E402
-from .dedup import DedupOptions, DedupResult, dedup  # noqa: E402
+from ._version import __version__
 
-_LAZY = {"match": "matching", "MatchOptions": "matching", "MatchReport": "matching", "Query": "captions"}
+if TYPE_CHECKING:
+    from .captions import Query
+    from .dedup import DedupOptions, DedupResult, dedup
+    from .errors import ProvenanceError
+    from .fingerprint import SCHEMA, Fingerprint, FingerprintOptions, fingerprint
+    from .hashes import Hash, HashKind
+    from .index import Index
+    from .matching import MatchOptions, MatchReport, match
+    from .workers import fingerprint_many
+
+#: public name → the module that defines it
+_PUBLIC = {
+    "SCHEMA": "fingerprint",
+    "Fingerprint": "fingerprint",
+    "FingerprintOptions": "fingerprint",
+    "fingerprint": "fingerprint",
+    "fingerprint_many": "workers",
+    "Index": "index",
+    "DedupOptions": "dedup",
+    "DedupResult": "dedup",
+    "dedup": "dedup",
+    "match": "matching",
+    "MatchOptions": "matching",
+    "MatchReport": "matching",
+    "Query": "captions",
+    "HashKind": "hashes",
+    "Hash": "hashes",
+    "ProvenanceError": "errors",
+}
 
 
-def __getattr__(name: str):
-    """``match`` and friends load OpenCV: imported on first use, not by every fingerprint worker."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = [
-    "__version__",
-    "MatchOptions",
-    "MatchReport",
-    "Query",
-    "match",
-    "SCHEMA",
-    "DedupOptions",
-    "DedupResult",
-    "Fingerprint",
-    "FingerprintOptions",
-    "Index",
-    "ProvenanceError",
-    "dedup",
-    "fingerprint",
-    "fingerprint_many",
-]
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])
+
+
+class _Package(types.ModuleType):
+    """``provenance.fingerprint`` and ``provenance.dedup`` are the public functions: importing the
+    modules of the same names must not put the modules in their place."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _PUBLIC.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+__all__ = ["__version__", *_PUBLIC]

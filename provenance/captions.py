@@ -7,15 +7,17 @@ and a path taken from a page or a manifest never leaves the folder that page or 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Protocol
 
 from .digests import name_digest_algorithm
-from .errors import ProvenanceError
+from .errors import InputListError, ProvenanceError
+from .files import WalkError, iter_files, read_document
 
 #: caption_source values, strongest first
 SOURCES = ("html:figcaption", "html:alt", "html:title", "manifest", "metadata:caption",
@@ -143,6 +145,8 @@ def resolve_inside(root: str, reference: str) -> tuple[str | None, str | None]:
     relative = urllib.parse.unquote(parsed.path)
     if not relative:
         return None, "empty address"
+    if "\x00" in relative:
+        return None, "the path contains a NUL byte"
     if os.path.isabs(relative) or relative.startswith(("/", "\\")):
         return None, "absolute path: only paths relative to the page or manifest are read"
     base = os.path.realpath(root)
@@ -161,7 +165,33 @@ def _located(root: str, listed_in: str, reference: str, **fields: Any) -> Query:
     return query
 
 
-# -- HTML pages ----------------------------------------------------------------------------------
+# -- where queries come from ---------------------------------------------------------------------
+
+class QuerySource(Protocol):
+    """A kind of document that lists query images and their captions (a saved page, a manifest).
+
+    ``name`` is also the command-line option that takes such documents (``--html PAGE``);
+    ``queries`` reads one document, raising ``InputListError`` when it cannot be read as one.
+    """
+
+    name: str
+    metavar: str
+    help: str
+
+    def queries(self, location: str) -> list[Query]: ...
+
+
+def _document_text(location: str, what: str) -> str:
+    """A page or manifest as text: a regular file (never a FIFO), UTF-8 (a byte-order mark is accepted)."""
+    try:
+        raw = read_document(location)
+    except ProvenanceError as exc:
+        raise InputListError(f"{location}: cannot read the {what}: {exc}") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputListError(f"{location}: the {what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
 
 def _largest_candidate(srcset: str) -> str | None:
     """The widest (or highest-density) candidate of a ``srcset``."""
@@ -181,71 +211,134 @@ def _largest_candidate(srcset: str) -> str | None:
     return best[1] if best else None
 
 
-def queries_from_html(page: str) -> list[Query]:
+class HtmlPages:
     """Every ``<img>`` of a saved page, with its ``<figcaption>``, else ``alt``, else ``title``, as caption."""
-    from bs4 import BeautifulSoup
 
-    with open(page, "rb") as handle:
-        soup = BeautifulSoup(handle.read(), "html.parser")
-    root = os.path.dirname(os.path.abspath(page))
-    queries = []
-    for img in soup.find_all("img"):
-        reference = _largest_candidate(img.get("srcset") or img.get("data-srcset") or "") \
-            or img.get("src") or img.get("data-src")
-        caption, source = None, None
-        figure = img.find_parent("figure")
-        figcaption = figure.find("figcaption") if figure is not None else None
-        for text, where in ((figcaption.get_text(" ") if figcaption else None, "html:figcaption"),
-                            (img.get("alt"), "html:alt"), (img.get("title"), "html:title")):
-            if _clean(text):
-                caption, source = _clean(text), where
-                break
-        if not reference:
-            query = Query(path="", listed_in=page, problem="an <img> without src")
-        else:
-            query = _located(root, page, reference)
-        if caption:
-            query.caption, query.caption_source = caption, source
-        queries.append(query)
-    return queries
+    name = "html"
+    metavar = "PAGE"
+    help = "A saved web page: every <img> in it is a query, captioned by its <figcaption>, alt or title."
+
+    def queries(self, location: str) -> list[Query]:
+        from bs4 import BeautifulSoup
+
+        text = _document_text(location, "page")
+        try:
+            soup = BeautifulSoup(text, "html.parser")
+        except RecursionError as exc:
+            raise InputListError(f"{location}: the page is nested too deeply to read") from exc
+        root = os.path.dirname(os.path.abspath(location))
+        queries = []
+        for img in soup.find_all("img"):
+            reference = _largest_candidate(str(img.get("srcset") or img.get("data-srcset") or "")) \
+                or img.get("src") or img.get("data-src")
+            caption, source = None, None
+            figure = img.find_parent("figure")
+            figcaption = figure.find("figcaption") if figure is not None else None
+            for text_, where in ((figcaption.get_text(" ") if figcaption else None, "html:figcaption"),
+                                 (img.get("alt"), "html:alt"), (img.get("title"), "html:title")):
+                if _clean(text_):
+                    caption, source = _clean(text_), where
+                    break
+            if not reference:
+                query = Query(path="", listed_in=location, problem="an <img> without src")
+            else:
+                query = _located(root, location, str(reference))
+            if caption:
+                query.caption, query.caption_source = caption, source
+            queries.append(query)
+        return queries
 
 
-# -- manifests -----------------------------------------------------------------------------------
+class Manifests:
+    """One query per row of a CSV or JSON manifest (``path``, ``caption``, any extra columns kept)."""
 
-def _manifest_rows(manifest: str) -> list[dict[str, Any]]:
-    if manifest.lower().endswith(".json"):
-        with open(manifest, encoding="utf-8") as handle:
-            data = json.load(handle)
-        rows = data.get("queries", data.get("images")) if isinstance(data, dict) else data
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ProvenanceError(f"{manifest}: expected a JSON list of objects with 'path' and 'caption'")
-        return rows
-    with open(manifest, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "path" not in reader.fieldnames:
-            raise ProvenanceError(f"{manifest}: the CSV needs a 'path' column (and usually 'caption')")
-        return list(reader)
+    name = "manifest"
+    metavar = "FILE"
+    help = "A CSV or JSON list of queries with `path` and `caption` (extra columns are kept)."
+
+    def rows(self, location: str) -> list[dict[str, Any]]:
+        text = _document_text(location, "manifest")
+        if location.lower().endswith(".json"):
+            try:
+                data = json.loads(text)
+            except RecursionError as exc:
+                raise InputListError(f"{location}: the JSON manifest is nested too deeply to read") from exc
+            except ValueError as exc:
+                raise InputListError(f"{location}: not valid JSON: {exc}") from exc
+            rows = data.get("queries", data.get("images")) if isinstance(data, dict) else data
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise InputListError(f"{location}: expected a JSON list of objects with 'path' and 'caption'")
+            return rows
+        try:
+            reader = csv.DictReader(io.StringIO(text, newline=""))
+            if not reader.fieldnames or "path" not in reader.fieldnames:
+                raise InputListError(f"{location}: the CSV needs a 'path' column (and usually 'caption')")
+            return list(reader)
+        except csv.Error as exc:
+            raise InputListError(f"{location}: not a CSV manifest (line {reader.line_num}: {exc})") from exc
+
+    def queries(self, location: str) -> list[Query]:
+        root = os.path.dirname(os.path.abspath(location))
+        queries = []
+        for row in self.rows(location):
+            value = row.get("path")
+            reference = value if isinstance(value, str) else "" if value is None else str(value)
+            extra = {k: v for k, v in row.items() if k not in ("path", "caption") and k is not None}
+            if not reference:
+                queries.append(Query(path="", listed_in=location, extra=extra, problem="a row without path"))
+                continue
+            query = _located(root, location, reference, extra=extra)
+            caption = _clean(row.get("caption"))
+            if caption:
+                query.caption, query.caption_source = caption, "manifest"
+            queries.append(query)
+        return queries
+
+
+#: the documents that list queries, by the name of the option that takes them
+QUERY_SOURCES: dict[str, QuerySource] = {source.name: source for source in (HtmlPages(), Manifests())}
+
+
+def queries_from_html(page: str) -> list[Query]:
+    """The queries of a saved page (``HtmlPages``)."""
+    return QUERY_SOURCES["html"].queries(page)
 
 
 def queries_from_manifest(manifest: str) -> list[Query]:
-    """One query per row of a CSV or JSON manifest (``path``, ``caption``, any extra columns kept)."""
-    root = os.path.dirname(os.path.abspath(manifest))
-    queries = []
-    for row in _manifest_rows(manifest):
-        reference = str(row.get("path") or "")
-        extra = {k: v for k, v in row.items() if k not in ("path", "caption") and k is not None}
-        if not reference:
-            queries.append(Query(path="", listed_in=manifest, extra=extra, problem="a row without path"))
-            continue
-        query = _located(root, manifest, reference, extra=extra)
-        caption = _clean(row.get("caption"))
-        if caption:
-            query.caption, query.caption_source = caption, "manifest"
-        queries.append(query)
-    return queries
+    """The queries of a CSV or JSON manifest (``Manifests``)."""
+    return QUERY_SOURCES["manifest"].queries(manifest)
 
 
 def queries_from_paths(files: Iterable[str]) -> Iterator[Query]:
     """A query per file, captioned (for now) by its file name."""
     for path in files:
         yield from_name(path)
+
+
+@dataclass
+class Gathered:
+    """The queries of a run, in order, and the folders that could not be listed."""
+
+    queries: list[Query]
+    walk_errors: list[WalkError]
+
+
+def gather_queries(paths: Iterable[str] = (), listings: Mapping[str, Iterable[str]] | None = None, *,
+                   follow_symlinks: bool = False, include_hidden: bool = False) -> Gathered:
+    """Every query of a run: each document's (``listings``: source name → documents, in
+    ``QUERY_SOURCES`` order), then the files under ``paths``."""
+    listings = listings or {}
+    unknown = set(listings) - set(QUERY_SOURCES)
+    if unknown:
+        raise ValueError(f"unknown query source {', '.join(sorted(unknown))}")
+    queries: list[Query] = []
+    for name, source in QUERY_SOURCES.items():
+        for location in listings.get(name, ()):
+            queries.extend(source.queries(location))
+    errors: list[WalkError] = []
+    for item in iter_files(paths, follow_symlinks=follow_symlinks, include_hidden=include_hidden):
+        if isinstance(item, WalkError):
+            errors.append(item)
+        else:
+            queries.append(from_name(item))
+    return Gathered(queries, errors)

@@ -1,25 +1,31 @@
 """``provenance check``: a new drop of files against an index, judged by a policy (for CI).
 
-Each file of the drop is matched against the index (``matching``), the drop is deduplicated
-within itself (``dedup``), and every rule of ``policy.RULES`` is evaluated on every file. A
-finding whose rule the policy fails on is a violation.
+Each query of the drop (files and folders, saved pages, manifests) is matched against the
+index (``matching``), the drop is deduplicated within itself (``dedup``), and every rule of
+``rules.RULES`` is evaluated on every file. A finding whose rule the policy fails on is a violation.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import fnmatch
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from . import runinfo
-from .captions import queries_from_paths
-from .dedup import DedupOptions, dedup
-from .files import WalkError, iter_files
-from .index import AddSummary, Index
-from .matching import MatchOptions, QueryResult, VERDICTS, iter_match
+from .captions import Query, gather_queries
+from .dedup import dedup
+from .errors import ExitCode
+from .files import WalkError
+from .index import Index
+from .indexer import AddSummary
+from .matching.batch import iter_match, query_inputs
+from .matching.records import VERDICTS, QueryResult
 from .policy import Policy
-from .pool import DEFAULT_TIMEOUT
+from .rules import FileFacts, evaluate
+from .defaults import DEFAULT_TIMEOUT
 
 SCHEMA = "provenance/check-1"
 
@@ -59,11 +65,16 @@ class CheckReport:
         return [f.path for f in self.findings if f.rule == "unreadable"]
 
     @property
-    def exit_status(self) -> int:
+    def exit_status(self) -> ExitCode:
         """0 the policy holds; 1 it is violated; 3 it holds but some files could not be read."""
         if self.violations:
-            return 1
-        return 3 if self.unreadable else 0
+            return ExitCode.POLICY_VIOLATED
+        return ExitCode.SOME_FAILED if self.unreadable else ExitCode.OK
+
+    @property
+    def records(self) -> list[Any]:
+        """The fingerprints made for the check (what ``--update-index`` stores)."""
+        return [r.fingerprint for r in self.results if r.fingerprint]
 
     def to_dict(self) -> dict[str, Any]:
         counts = {v: 0 for v in VERDICTS}
@@ -76,7 +87,7 @@ class CheckReport:
             "schema": SCHEMA, "run": self.run, "policy": self.policy.to_dict(),
             "summary": {"files": len(self.results), "queries": len(self.results), "verdicts": counts,
                         "errors": len(self.unreadable), "ignored": len(self.ignored), "findings": by_rule,
-                        "violations": len(self.violations), "exit_status": self.exit_status,
+                        "violations": len(self.violations), "exit_status": int(self.exit_status),
                         "index_updated": self.index_update.to_dict() if self.index_update else None},
             "violations": [f.to_dict() for f in self.violations],
             "findings": [f.to_dict() for f in self.findings],
@@ -85,24 +96,8 @@ class CheckReport:
         }  # fmt: skip
 
 
-def drop_files(paths: Iterable[str], policy: Policy, *, follow_symlinks: bool = False,
-               include_hidden: bool = False) -> tuple[list[str], list[str], list[WalkError]]:
-    """The files of the drop: (to check, ignored by the policy, folders that could not be listed)."""
-    checked: list[str] = []
-    ignored: list[str] = []
-    errors: list[WalkError] = []
-    for given in paths:
-        root = given if os.path.isdir(given) else os.path.dirname(given)
-        for item in iter_files([given], follow_symlinks=follow_symlinks, include_hidden=include_hidden):
-            if isinstance(item, WalkError):
-                errors.append(item)
-                continue
-            relative = os.path.relpath(item, root) if root else item
-            (ignored if _ignored(relative, policy.ignore) else checked).append(item)
-    return checked, ignored, errors
-
-
-def _ignored(relative: str, patterns: list[str]) -> bool:
+def ignored(relative: str, patterns: list[str]) -> bool:
+    """Whether a path (relative to the checked folder) matches one of a policy's ``ignore`` globs."""
     relative = relative.replace(os.sep, "/")
     name = relative.rsplit("/", 1)[-1]
     for pattern in patterns:
@@ -113,82 +108,96 @@ def _ignored(relative: str, patterns: list[str]) -> bool:
     return False
 
 
-def check(paths: Iterable[str], index: Index, policy: Policy | None = None, *, jobs: int = 1,
-          timeout: float | None = DEFAULT_TIMEOUT, follow_symlinks: bool = False, include_hidden: bool = False,
-          update_index: bool = False, progress: Callable[[QueryResult], None] | None = None,
-          against: str | None = None) -> CheckReport:
-    """Check the files under ``paths`` against ``index`` by ``policy``.
+def split_ignored(queries: Iterable[Query], roots: Iterable[str], policy: Policy) -> tuple[list[Query], list[str]]:
+    """(queries to check, paths the policy leaves out); a path is matched relative to the folder it was
+    found in (a given folder, or the folder of the page or manifest that listed it)."""
+    given = [os.path.abspath(r) if os.path.isdir(r) else os.path.dirname(os.path.abspath(r)) for r in roots]
+    checked: list[Query] = []
+    left_out: list[str] = []
+    for query in queries:
+        path = os.path.abspath(query.path) if query.path else ""
+        if query.listed_in:
+            root = os.path.dirname(os.path.abspath(query.listed_in))
+        else:
+            inside = [r for r in given if path == r or path.startswith(r.rstrip(os.sep) + os.sep)]
+            root = max(inside, key=len) if inside else os.path.dirname(path)
+        relative = os.path.relpath(path, root) if path else query.path
+        (left_out.append(query.path) if query.path and ignored(relative, policy.ignore) else checked.append(query))
+    return checked, left_out
 
-    With ``update_index``, the drop is added to the index afterwards, in one transaction, when the
-    policy holds (exit status 0 or 3); a violated policy leaves the index as it was.
+
+def check(paths: Iterable[str], index: Index, policy: Policy | None = None, *,
+          listings: Mapping[str, Iterable[str]] | None = None, follow_symlinks: bool = False,
+          include_hidden: bool = False, jobs: int = 1, timeout: float | None = DEFAULT_TIMEOUT,
+          update_index: bool = False, progress: Callable[[QueryResult], None] | None = None,
+          against: str | None = None, debug: bool = False) -> CheckReport:
+    """Check the files under ``paths`` and the queries of ``listings`` (saved pages and manifests,
+    as ``captions.gather_queries`` takes them) against ``index`` by ``policy``.
+
+    ``ignore`` patterns are relative to the folder a file was found in. With ``update_index``,
+    the drop is added to the index afterwards, in one transaction, when the policy holds (exit
+    status 0 or 3); a violated policy leaves the index as it was. (The command line writes its
+    reports inside ``index_update`` instead, so a failed output leaves the index as it was too.)
     """
+    paths = list(paths)
+    gathered = gather_queries(paths, listings, follow_symlinks=follow_symlinks, include_hidden=include_hidden)
+    report = check_queries(gathered.queries, index, policy, roots=paths, walk_errors=gathered.walk_errors,
+                           jobs=jobs, timeout=timeout, progress=progress, against=against, debug=debug)
+    if update_index:
+        with index_update(index, report):
+            pass
+    return report
+
+
+def check_queries(queries: Iterable[Query], index: Index, policy: Policy | None = None, *,
+                  roots: Iterable[str] = (), walk_errors: Iterable[WalkError] = (), jobs: int = 1,
+                  timeout: float | None = DEFAULT_TIMEOUT, progress: Callable[[QueryResult], None] | None = None,
+                  against: str | None = None, debug: bool = False) -> CheckReport:
+    """Check queries already gathered; ``roots`` are the folders and files the user named."""
     policy = policy or Policy()
     started = runinfo.now()
-    paths = list(paths)
-    files, ignored, walk_errors = drop_files(paths, policy, follow_symlinks=follow_symlinks,
-                                             include_hidden=include_hidden)
-    options = MatchOptions(max_candidates=policy.max_candidates, keypoint_search=policy.keypoint_search,
-                           max_pixels=index.options.max_pixels)
+    roots = list(roots)
+    to_check, left_out = split_ignored(queries, roots, policy)
+    walk_errors = list(walk_errors)
+    # the queries are read with the index's pixel limit, as its references were
+    options = dataclasses.replace(policy.match, max_pixels=index.options.max_pixels)
     index_facts = runinfo.index_facts(index, against)  # before any update: what the drop was checked against
     results = []
-    for result in iter_match(queries_from_paths(files), index, options, jobs=jobs, timeout=timeout):
+    for result in iter_match(to_check, index, options, jobs=jobs, timeout=timeout, debug=debug):
         results.append(result)
         if progress:
             progress(result)
     records = [r.fingerprint for r in results if r.fingerprint]
-    in_drop = dedup(records, DedupOptions(phash_distance=policy.dedup_phash_distance,
-                                          pdq_distance=policy.dedup_pdq_distance))
-    findings = _findings(results, in_drop.to_dict(), policy)
+    in_drop = dedup(records, policy.dedup).to_dict()
+    copies = {m["path"]: (cluster["original"], m["relation"]) for cluster in in_drop["clusters"]
+              for m in cluster["members"] if m["role"] == "copy"}
+    findings = [Finding(r.query.path, rule, detail, rule in policy.fail_on)
+                for r in results
+                for rule, detail in evaluate(FileFacts(r.query.path, r, r.fingerprint, copies, policy))]
     findings += [Finding(e.path, "unreadable", e.message, "unreadable" in policy.fail_on) for e in walk_errors]
     run = runinfo.run_block(
         started=started, index=index_facts,
-        parameters={"policy": policy.to_dict(), "match": options.to_dict(), "paths": paths},
-        inputs=[{"path": r.query.path, "role": "file", "sha256": (r.fingerprint or {}).get("sha256")}
-                for r in results])
-    report = CheckReport(policy, results, findings, ignored, run,
-                         walk_errors=[{"path": e.path, "message": e.message} for e in walk_errors])
-    if update_index and not report.violations:
-        report.index_update = index.add_records(records)
-    return report
+        parameters={"policy": policy.to_dict(), "match": options.to_dict(), "dedup": policy.dedup.to_dict(),
+                    "paths": roots, "detections_off": policy.disabled_detections()},
+        inputs=query_inputs(results, role="file"))
+    return CheckReport(policy, results, findings, left_out, run,
+                       walk_errors=[{"path": e.path, "message": e.message} for e in walk_errors])
 
 
-def _findings(results: list[QueryResult], in_drop: dict[str, Any], policy: Policy) -> list[Finding]:
-    copies = {m["path"]: (cluster["original"], m["relation"]) for cluster in in_drop["clusters"]
-              for m in cluster["members"] if m["role"] == "copy"}
-    findings: list[Finding] = []
+@contextlib.contextmanager
+def index_update(index: Index, report: CheckReport) -> Iterator[AddSummary | None]:
+    """Add the checked drop to ``index`` when the policy held, in one transaction committed when the
+    block ends without an error (write the reports inside it): a failed output leaves the index as it was."""
+    if report.violations:
+        yield None
+        return
+    from . import indexer
 
-    def found(path: str, rule: str, detail: str) -> None:
-        findings.append(Finding(path, rule, detail, rule in policy.fail_on))
-
-    for result in results:
-        path = result.query.path
-        record = result.fingerprint or {}
-        if result.error:
-            found(path, "unreadable", f"{result.error['type']}: {result.error['message']}")
-        name = record.get("name_digest")
-        if name and not name.get("matches"):
-            stem = os.path.splitext(os.path.basename(path))[0].lower()
-            found(path, "name-digest-mismatch",
-                  f"named by {name['algorithm'].upper()} {stem}, but its {name['algorithm'].upper()} is "
-                  f"{record.get(name['algorithm'])}")
-        own = os.path.realpath(path)
-        others = [m for m in result.matches
-                  if any(os.path.realpath(p) != own for p in m.reference.get("paths") or [m.reference.get("path")])]
-        duplicates = [m for m in others if m.relation in policy.duplicate_relations
-                      and (m.relation != "near-duplicate" or m.score >= policy.min_confidence)]
-        if duplicates:
-            best = duplicates[0]
-            found(path, "duplicate-of-reference",
-                  f"{best.relation} of {best.reference.get('path')} (confidence {best.score:.2f})")
-        elif not result.error and not others and not result.matches:
-            found(path, "unknown", "no reference matches it")
-        if path in copies:
-            original, relation = copies[path]
-            found(path, "duplicate-in-drop", f"{relation} of {original}, also in this drop")
-        thumbnail = record.get("thumbnail") or {}
-        distance = thumbnail.get("phash_distance")
-        if distance is not None and distance >= policy.thumbnail_phash_distance:
-            found(path, "thumbnail-mismatch",
-                  f"the EXIF thumbnail's pHash is {distance} bits from the image's "
-                  f"(threshold {policy.thumbnail_phash_distance})")
-    return findings
+    report.index_update = indexer.add_records(index, report.records, commit=False)
+    try:
+        yield report.index_update
+    except BaseException:
+        index.store.rollback()
+        report.index_update = None
+        raise
+    index.commit()

@@ -22,9 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import CorruptImage, ImageTooLarge, UnidentifiedImage
 
-#: default pixel limit: room for 200 MP phone sensors and 100 MP medium format,
-#: far below the gigapixel headers of decompression bombs
-DEFAULT_MAX_PIXELS = 250_000_000
+from .defaults import DEFAULT_MAX_PIXELS
 
 #: the reduced image the hashes see has at least this many pixels on its shorter side
 HASH_MIN_SIDE = 256

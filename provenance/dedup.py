@@ -22,17 +22,19 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
 from . import runinfo
 from .compiled import complete_link
+from . import hashes as hash_kinds
 from .fingerprint import Fingerprint
 from .hashes import MIN_PDQ_QUALITY
 from .hashes import low_information as is_low_information
-from .hashes import distance as hash_distance
 from .search import BruteForceIndex, MultiIndexHash, hex_to_words
+from .settings import setting
 
 if TYPE_CHECKING:
     from .index import Index
@@ -61,12 +63,13 @@ _PAIRS_SCAN_BELOW = 5_000
 class DedupOptions:
     """The thresholds of near-duplicate grouping (defaults measured in docs/dedup.md)."""
 
-    phash_distance: int = 10
-    pdq_distance: int = 40
-    #: pHash and dHash must both be within this when either side has no PDQ
-    fallback_distance: int = 8
-    #: images with a lower PDQ quality are "low information" and never join on hashes
-    min_pdq_quality: int = MIN_PDQ_QUALITY
+    phash_distance: int = setting(10, minimum=0, maximum=32, help="Largest pHash distance of a near-duplicate pair.")
+    pdq_distance: int = setting(40, minimum=0, maximum=128,
+                                help="Largest PDQ distance of a near-duplicate pair (both hashes must agree).")
+    fallback_distance: int = setting(8, minimum=0, maximum=32,
+                                     help="pHash and dHash must both be within this when either side has no PDQ.")
+    min_pdq_quality: int = setting(MIN_PDQ_QUALITY, minimum=0, maximum=100,
+                                   help="Images with a lower PDQ quality are low-information and never join on hashes.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -187,15 +190,16 @@ def _dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOption
     errors: list[dict[str, Any]] = []
     unread: list[str] = []  # files whose bytes could not be read: no digest to report
     total = 0
-    for item in records:
+    for record in records:
         total += 1
-        record = item.to_dict() if isinstance(item, Fingerprint) else item
-        if record.get("error"):
-            errors.append({"path": record.get("path"), **record["error"]})
-        if record.get("sha256"):
-            files.append(_slim(record))
+        get = record.get if isinstance(record, dict) else partial(getattr, record)
+        error = get("error")
+        if error:
+            errors.append({"path": get("path"), **error})
+        if get("sha256"):
+            files.append(_slim(get))
         else:
-            unread.append(record.get("path"))
+            unread.append(get("path"))
 
     # level 1 and 2: files by content, contents by image data ("pictures")
     by_content: dict[str, list[int]] = defaultdict(list)
@@ -207,7 +211,8 @@ def _dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOption
         by_picture[key].append(sha)
     pictures = list(by_picture)
 
-    # level 3: pictures linked by hashes, complete-link
+    # level 3: pictures linked by hashes, complete-link. The rule names pHash, PDQ and dHash on
+    # purpose: "pHash and a second hash agree" is what was measured to keep look-alikes apart
     eligible: list[int] = []
     low_information: list[str] = []
     for p, key in enumerate(pictures):
@@ -227,9 +232,11 @@ def _dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOption
     repeated = [[p] for p, key in enumerate(pictures)
                 if (len(by_picture[key]) > 1 or len(by_content[by_picture[key][0]]) > 1) and p not in in_near]
     clusters = []
+    # a member's distances to the original are reported in the kinds that find near matches
+    compared = [k.name for k in hash_kinds.kinds() if k.near_search or k.candidates]
     for picture_ids in near + repeated:
         members = [n for p in picture_ids for sha in by_picture[pictures[p]] for n in by_content[sha]]
-        clusters.append(_cluster([files[n] for n in members]))
+        clusters.append(_cluster([files[n] for n in members], compared))
     clusters.sort(key=lambda c: (-len(c.members), c.members[0].path))
     for number, cluster in enumerate(clusters, 1):
         cluster.id = number
@@ -252,19 +259,19 @@ _CAMERA_SET = frozenset(CAMERA_FIELDS)
 _RANKING_FIELDS = frozenset((*CAMERA_FIELDS, "software", "xmp_creator_tool", "xmp_history"))
 
 
-def _slim(record: dict[str, Any]) -> dict[str, Any]:
-    """What grouping and ranking read of a record, with the ranking facts worked out once; a large
-    set's full records need not stay in memory."""
-    metadata = record.get("metadata") or {}
-    kept = dict(zip(_KEPT, map(record.get, _KEPT)))
+def _slim(get: Callable[[str], Any]) -> dict[str, Any]:
+    """What grouping and ranking read of a record (``get`` reads one of its fields), with the ranking
+    facts worked out once; a large set's full records need not stay in memory."""
+    metadata = get("metadata") or {}
+    kept = dict(zip(_KEPT, map(get, _KEPT)))
     if metadata:
         kept["metadata"] = {k: metadata[k] for k in _RANKING_FIELDS.intersection(metadata) if metadata[k] is not None}
         camera = sum(1 for k in _CAMERA_SET.intersection(metadata) if metadata[k] is not None)
     else:  # a stripped copy: common in leaks and cheap to tell
         kept["metadata"], camera = {}, 0
-    kept["camera_fields"] = camera + bool(record.get("thumbnail"))
+    kept["camera_fields"] = camera + bool(get("thumbnail"))
     kept["editor"] = _editor(kept["metadata"])
-    kept["pixels"] = (record.get("width") or 0) * (record.get("height") or 0)
+    kept["pixels"] = (get("width") or 0) * (get("height") or 0)
     return kept
 
 
@@ -345,7 +352,9 @@ def _originality(record: dict[str, Any]) -> tuple:
             date, record.get("path") or "")
 
 
-def _cluster(records: list[dict[str, Any]]) -> Cluster:
+def _cluster(records: list[dict[str, Any]], compared: list[str]) -> Cluster:
+    """The cluster of these files: the likely original first, each copy's relation and its distances in
+    the ``compared`` kinds."""
     ordered = sorted(records, key=_originality)
     original = ordered[0]
     members = [Member(original["path"], "original", "original", original)]
@@ -357,11 +366,7 @@ def _cluster(records: list[dict[str, Any]]) -> Cluster:
             relation = "metadata-only"
         else:
             relation = "near-duplicate"
-        distances = {}
-        for kind in ("phash", "pdq", "dhash"):
-            ours, theirs = ours_hashes.get(kind), (record.get("hashes") or {}).get(kind)
-            if ours and theirs:
-                distances[kind] = hash_distance(ours, theirs)
+        distances = hash_kinds.distances(ours_hashes, record.get("hashes") or {}, compared)
         members.append(Member(record["path"], "copy", relation, record, distances))
     order = ("exact", "metadata-only", "near-duplicate")
     loosest = max((m.relation for m in members[1:]), key=order.index)

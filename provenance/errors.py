@@ -1,18 +1,43 @@
-"""The few exception types users of the library see, and the error vocabulary of records.
+"""The exception types the library raises on purpose, the error vocabulary of records, and exit codes.
 
-Batch work never raises these for a single bad file: the file's record carries
-``error = {"type": ..., "message": ...}`` instead, and ``type`` is one of
-``ERROR_TYPES`` (documented in docs/fingerprint.md).
+The library raises only ``ProvenanceError`` subclasses for conditions a user can cause (a
+damaged index, a bad policy, a digest that is not hex, an output that cannot be written);
+anything else escaping it is a bug. Batch work never raises for a single bad file: the
+file's record carries ``error = {"type": ..., "message": ...}`` instead, and ``type`` is
+one of ``ERROR_TYPES`` (documented in docs/fingerprint.md).
 """
 
 from __future__ import annotations
 
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """What the ``provenance`` command's exit status means (docs/usage.md, docs/ci.md)."""
+
+    OK = 0
+    #: ``check`` only: the policy is violated
+    POLICY_VIOLATED = 1
+    #: a usage or configuration error: bad options, a policy, index or output that cannot be used
+    USAGE = 2
+    #: the run completed, but some inputs could not be read (their records say why)
+    SOME_FAILED = 3
+    #: interrupted by Ctrl-C (128 + SIGINT, as shells report it)
+    INTERRUPTED = 130
+
 
 class ProvenanceError(Exception):
-    """Base class of the errors provenance raises on purpose."""
+    """Base class of the errors provenance raises on purpose; the CLI prints them as one line, exit 2."""
 
     #: the stable name written to ``error.type`` in records
     error_type = "Error"
+
+
+class UsageError(ProvenanceError, ValueError):
+    """An argument the library cannot use: a digest that is not hex, contradicting options (also a
+    ``ValueError``, as Python callers expect of a bad argument)."""
+
+    error_type = "UsageError"
 
 
 class UnreadableFile(ProvenanceError):
@@ -40,7 +65,7 @@ class CorruptImage(ProvenanceError):
 
 
 class FingerprintTimeout(ProvenanceError):
-    """Fingerprinting one file took longer than the per-file time limit."""
+    """Work on one file took longer than the per-file time limit."""
 
     error_type = "Timeout"
 
@@ -63,7 +88,31 @@ class IndexMismatch(ProvenanceError):
     error_type = "IndexMismatch"
 
 
-#: every value ``error.type`` can take in a record
+class PolicyError(ProvenanceError):
+    """A policy file or option that cannot be used."""
+
+    error_type = "PolicyError"
+
+
+class InputListError(ProvenanceError):
+    """A page or manifest listing queries that cannot be read as one (not UTF-8, not CSV or JSON, too deep)."""
+
+    error_type = "InputListError"
+
+
+class ReportError(ProvenanceError):
+    """A saved report that cannot be re-rendered (not a provenance report, hand-edited into wrong types)."""
+
+    error_type = "ReportError"
+
+
+class OutputError(ProvenanceError):
+    """An output file that cannot be written (a missing folder, a directory, no permission)."""
+
+    error_type = "OutputError"
+
+
+#: every value ``error.type`` can take in a fingerprint record
 ERROR_TYPES = (
     UnreadableFile.error_type,
     UnidentifiedImage.error_type,

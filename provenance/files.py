@@ -16,9 +16,7 @@ from typing import Iterable, Iterator
 
 from .errors import UnreadableFile
 
-#: files larger than this are not held in memory: their digests are streamed and the
-#: image decoder reads the file again on its own (see docs/limits.md)
-DEFAULT_MAX_IN_MEMORY = 512 * 1024 * 1024
+from .defaults import DEFAULT_MAX_IN_MEMORY
 
 _CHUNK = 8 * 1024 * 1024
 
@@ -140,10 +138,12 @@ def read_file(
         raise UnreadableFile(f"file vanished before it could be read: {exc.strerror}") from exc
     except OSError as exc:
         raise UnreadableFile(f"cannot open: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a NUL byte in a name taken from a page or a manifest
+        raise UnreadableFile("the path contains a NUL byte; not read") from exc
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise UnreadableFile("not a regular file (device, FIFO or socket); not read")
+            raise UnreadableFile(f"not a regular file ({special_kind(st.st_mode)}); not read")
         mtime = mtime_iso(st.st_mtime_ns)
         with os.fdopen(fd, "rb", buffering=0, closefd=False) as fh:
             if st.st_size <= max_in_memory:
@@ -161,6 +161,54 @@ def read_file(
                 digests.update(chunk)
                 size += len(chunk)
             return FileData(path, size, mtime, None, digests.hexdigests())
+    except OSError as exc:
+        raise UnreadableFile(f"read error: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+
+
+def special_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def file_kind(path: str) -> str | None:
+    """"file" for a regular file, what anything else that exists is (a FIFO is never opened), else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return "file" if stat.S_ISREG(mode) else special_kind(mode)
+
+
+#: the largest page, manifest, policy or saved report read (they are text documents, not images)
+MAX_DOCUMENT = 256 * 1024 * 1024
+
+
+def read_document(path: str, max_bytes: int = MAX_DOCUMENT) -> bytes:
+    """The bytes of a text document the user named (a page, a manifest, a policy, a saved report):
+    ``UnreadableFile`` for what is not a regular file (a FIFO would block forever) or is too large."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UnreadableFile(f"cannot open: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise UnreadableFile("the path contains a NUL byte") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableFile(f"not a regular file ({special_kind(st.st_mode)})")
+        if st.st_size > max_bytes:
+            raise UnreadableFile(f"{st.st_size:,} bytes, more than the {max_bytes:,} a document may have")
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise UnreadableFile(f"more than the {max_bytes:,} bytes a document may have")
+        return data
     except OSError as exc:
         raise UnreadableFile(f"read error: {exc.strerror or exc}") from exc
     finally:

@@ -10,11 +10,12 @@ from typing import Any
 from PIL import Image
 
 from . import decode
-from .decode import DEFAULT_MAX_PIXELS, JPEG_FORMATS
+from .decode import JPEG_FORMATS
+from .defaults import DEFAULT_MAX_IN_MEMORY, DEFAULT_MAX_PIXELS
 from .digests import encoded_image_data_sha256, file_digests, name_digest, pixel_data_sha256
 from .errors import ProvenanceError, UnidentifiedImage
-from .files import DEFAULT_MAX_IN_MEMORY, read_file
-from .hashes import HASH_KINDS, compute_hashes
+from .files import FileData, read_file
+from . import hashes as hash_kinds
 from .metadata import (
     Sources,
     canonical_fields,
@@ -32,7 +33,6 @@ from .xmp import XmpPacket, scan_xmp, xmp_packet_bytes
 SCHEMA = "provenance/fingerprint-1"
 
 _MAX_WARNINGS = 20
-_HASH_ORDER = ("phash", "dhash", "ahash", "whash", "colorhash", "pdq", "pdq_quality")
 
 
 @dataclass(frozen=True)
@@ -130,14 +130,21 @@ def fingerprint(
         _guarded(record, data, None, name, options)
         return record
     path = os.fspath(source)
-    record = Fingerprint(path=path)
     try:
         file = read_file(path, follow_symlinks=options.follow_symlinks, max_in_memory=options.max_in_memory)
     except ProvenanceError as exc:
+        record = Fingerprint(path=path)
         record.set_error(exc.error_type, str(exc))
         return record
-    record.size, record.mtime = file.size, file.mtime
-    _guarded(record, file.data, file.streamed_digests, path, options)
+    return fingerprint_file(file, options)
+
+
+def fingerprint_file(file: FileData, options: FingerprintOptions | None = None) -> Fingerprint:
+    """Fingerprint a file already read (``files.read_file``): callers that need the bytes again (the
+    matcher decodes a query's pixels from them) read the file once."""
+    options = options or FingerprintOptions()
+    record = Fingerprint(path=file.path, size=file.size, mtime=file.mtime)
+    _guarded(record, file.data, file.streamed_digests, file.path, options)
     return record
 
 
@@ -197,6 +204,7 @@ def _fill(record: Fingerprint, data: bytes | None, streamed: dict | None, name: 
             _fill_pixels(record, im, data, options)
         except ProvenanceError as exc:
             record.set_error(exc.error_type, str(exc))
+        # the EXIF thumbnail is compared by pHash on purpose: its distance is a documented field
         _fill_metadata(record, im, source, options, record.hashes.get("phash"))
 
 
@@ -210,16 +218,14 @@ def _fill_pixels(record: Fingerprint, im: Image.Image, data: bytes | None, optio
     def failed(kind: str, exc: Exception) -> None:
         record.note("hashes", f"{kind}: {type(exc).__name__}: {exc}")
 
-    # Which pixels each hash sees (docs/limits.md): pHash, dHash and aHash, the ones exchanged in
-    # lists, see the full image whenever it was decoded; the costly ones always see the reduced image.
+    # Which pixels each kind sees (docs/limits.md): kinds of resolution "full" (pHash, dHash and aHash,
+    # the ones exchanged in lists) see the full image whenever it was decoded; the others the reduced one.
     full = images.full or images.reduced
-    plan = {"phash": full, "dhash": full, "ahash": full, "whash": images.reduced, "colorhash": images.reduced,
-            "pdq": images.reduced}
-    hashes: dict[str, Any] = {}
+    found: dict[str, Any] = {}
     for pixels in (full, images.reduced) if full is not images.reduced else (full,):
-        kinds = [k for k in HASH_KINDS if plan[k] is pixels]  # one grayscale conversion per image
-        hashes.update(compute_hashes(pixels, kinds=kinds, on_error=failed))
-    record.hashes = {k: hashes[k] for k in _HASH_ORDER if k in hashes}
+        kinds = [k for k in hash_kinds.kinds() if (full if k.resolution == "full" else images.reduced) is pixels]
+        found.update(hash_kinds.compute_hashes(pixels, kinds_to_compute=kinds, on_error=failed))
+    record.hashes = {name: found[name] for name in hash_kinds.record_fields() if name in found}
 
     if im.format in JPEG_FORMATS or im.format == "PNG":
         if data is not None:

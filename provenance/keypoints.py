@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Iterable, Protocol
 import faiss
 import numpy as np
 
-from .confirm import FEATURES, WORK_SIDE, Features
+from .features import FEATURES, WORK_SIDE, Features
 
 if TYPE_CHECKING:
     from .index import Index

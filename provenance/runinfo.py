@@ -12,7 +12,7 @@ import hashlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Iterable
 
-from . import __version__
+from ._version import __version__
 
 if TYPE_CHECKING:
     from .index import Index

@@ -1,9 +1,17 @@
 """The SQLite index file: schema, migrations, transactions; SQL lives here and nowhere else.
 
-Layout (docs/index-db.md): ``roots`` are absolute folder paths; ``files`` are paths
-relative to a root with the size and mtime seen when they were read; ``contents``
-hold one fingerprint per distinct ``sha256``, so identical bytes under two paths are
-stored once. The database runs in WAL mode, so readers never block the writer.
+Layout (docs/index-db.md): ``roots`` are absolute folder paths; ``files`` are paths relative
+to a root with the size and mtime seen when they were read; ``contents`` hold one
+fingerprint per distinct ``sha256``, so identical bytes under two paths are stored once;
+``hashes`` holds one row per content and hash kind (the kinds of ``hashes.py``, plugins
+included); ``features`` the keypoint descriptors of the hard-case search. The database runs
+in WAL mode, so readers never block the writer.
+
+Nothing is written to a file before it is known to be a provenance index: a file is first
+classified by its header and read through a read-only connection; only then is it opened
+for writing (``writable=True``), switched to WAL and migrated. A read-only ``Store`` never
+writes: it reads older schemas through temporary views, and works on a read-only file in a
+read-only folder.
 """
 
 from __future__ import annotations
@@ -11,28 +19,24 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .errors import IndexCorrupt
 
-#: the schema this code reads and writes; older files are migrated forward on open
-SCHEMA_VERSION = 2
+#: the schema this code reads and writes; older files are migrated forward when opened for writing
+SCHEMA_VERSION = 3
 
 #: per-file fields of a fingerprint record, kept in ``files``; the rest describes content
 FILE_FIELDS = ("path", "mtime", "name_digest", "error")
-#: perceptual hashes with their own indexed column (hex, as in records)
-HASH_COLUMNS = ("phash", "dhash", "ahash", "whash", "colorhash", "pdq")
-#: digest columns ``lookup`` searches by hex length
-DIGEST_COLUMNS = {
-    32: ("md5",),
-    40: ("sha1",),
-    64: ("sha256", "image_data_sha256", "pdq"),
-    16: ("phash", "dhash", "ahash", "whash"),
-    11: ("colorhash",),
-}
+#: digest columns of ``contents`` that ``lookup`` searches, by hex length
+DIGEST_COLUMNS = {32: ("md5",), 40: ("sha1",), 64: ("sha256", "image_data_sha256")}
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+# The schema as the first release wrote it; later versions migrate from here (a new file too).
 _SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE roots (
@@ -84,7 +88,7 @@ CREATE INDEX files_sha256 ON files(sha256);
 CREATE INDEX files_error ON files(error_type) WHERE error_type IS NOT NULL;
 """
 
-# v2: the keypoint descriptors the matcher's keypoint search uses, computed on first need
+# v2: the keypoint descriptors the matcher's keypoint search uses
 _SCHEMA_V2 = """
 CREATE TABLE features (
     sha256 TEXT NOT NULL,
@@ -95,14 +99,79 @@ CREATE TABLE features (
 );
 """
 
-#: MIGRATIONS[n] takes a database from schema n-1 to n (0 is an empty file)
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+#: v1 and v2 kept one column per built-in hash kind in ``contents`` (the names are that old schema's)
+_V2_HASH_COLUMNS = ("phash", "dhash", "ahash", "whash", "colorhash", "pdq")
+
+_HASHES_TABLE = """
+CREATE TABLE hashes (
+    sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (kind, sha256)
+) WITHOUT ROWID;
+CREATE INDEX hashes_value ON hashes(kind, value);
+"""
+
+_CONTENTS_V3 = """
+CREATE TABLE contents_v3 (
+    sha256 TEXT PRIMARY KEY,
+    md5 TEXT NOT NULL,
+    sha1 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    format TEXT,
+    width INTEGER,
+    height INTEGER,
+    image_data_sha256 TEXT,
+    jpeg_quality INTEGER,
+    make TEXT, model TEXT, software TEXT, datetime_original TEXT,
+    complete INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+"""
 
 _CONTENT_COLUMNS = (
     "sha256", "md5", "sha1", "size", "kind", "format", "width", "height", "image_data_sha256",
-    *HASH_COLUMNS, "pdq_quality", "jpeg_quality", "make", "model", "software", "datetime_original",
-    "complete", "record",
+    "jpeg_quality", "make", "model", "software", "datetime_original", "complete", "record",
 )  # fmt: skip
+
+
+def _migrate_to_v3(db: sqlite3.Connection) -> None:
+    """v3: hashes move from one column per kind to a kind-keyed table, so a new kind (a plugin's)
+    needs no new column."""
+    _run_script(db, _HASHES_TABLE)
+    for column in _V2_HASH_COLUMNS:
+        db.execute(f"INSERT INTO hashes SELECT sha256, '{column}', {column} FROM contents WHERE {column} IS NOT NULL")
+    _run_script(db, _CONTENTS_V3)
+    db.execute(f"INSERT INTO contents_v3 SELECT {', '.join(_CONTENT_COLUMNS)} FROM contents")
+    db.execute("DROP TABLE contents")
+    db.execute("ALTER TABLE contents_v3 RENAME TO contents")
+    _run_script(db, """
+        CREATE INDEX contents_md5 ON contents(md5);
+        CREATE INDEX contents_sha1 ON contents(sha1);
+        CREATE INDEX contents_image_data ON contents(image_data_sha256);
+    """)
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+#: MIGRATIONS[n] takes a database from schema n-1 to n (0 is an empty file)
+MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _migrate_to_v3}
+
+#: the columns each schema version's tables must have (a dropped table or column is damage)
+_REQUIRED = {
+    "meta": {"key", "value"},
+    "roots": {"id", "path"},
+    "contents": {"sha256", "md5", "sha1", "size", "kind", "format", "width", "height", "image_data_sha256",
+                 "jpeg_quality", "complete", "record"},
+    "files": {"id", "root_id", "path", "size", "mtime_ns", "mtime", "sha256", "name_digest", "error_type",
+              "error_message"},
+}
+_REQUIRED_FROM = {"features": (2, {"sha256", "method", "data"}), "hashes": (3, {"sha256", "kind", "value"})}
 
 
 def now_iso() -> str:
@@ -135,20 +204,135 @@ class FileRow:
     error_type: str | None
 
 
-class Store:
-    """One connection to an index file. Use as a context manager; writes go through ``transaction``."""
+def _uri(path: str, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"file:{urllib.parse.quote(os.path.abspath(path))}?{query}"
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 60.0) -> None:
+
+class Store:
+    """One connection to an index file. Use as a context manager; writes go through ``begin``/``commit``.
+
+    ``create``: make the file when it is missing (or empty); ``writable``: open for writing
+    (refused before any work when the file or its folder cannot be written).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, writable: bool = True,
+                 timeout: float = 60.0) -> None:
         self.path = os.fspath(path)
-        if not create and not os.path.exists(self.path):
-            raise FileNotFoundError(self.path)
+        self.writable = writable or create
+        self.timeout = timeout
+        version = self._classify(create)
         try:
-            self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self._open_schema(create)
+            if self.writable:
+                self._check_writable()
+                self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                if self.schema_version() < SCHEMA_VERSION:
+                    self._migrate()
+            else:
+                self.db = self._connect_read_only()
+                if version < SCHEMA_VERSION:
+                    self._compatibility_views(version)
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"{self.path}: not a provenance index or damaged ({exc})") from exc
+
+    # opening without writing -------------------------------------------------------------------
+
+    def _classify(self, create: bool) -> int:
+        """The schema version of the file (0: to be created), decided without writing to it."""
+        if not os.path.lexists(self.path):
+            if not create:
+                raise IndexCorrupt(f"{self.path}: no such index")
+            return 0
+        if not os.path.isfile(self.path):
+            raise IndexCorrupt(f"{self.path}: not a regular file, not a provenance index")
+        try:
+            with open(self.path, "rb") as stream:
+                header = stream.read(100)
+        except OSError as exc:
+            raise IndexCorrupt(f"{self.path}: cannot be read ({exc.strerror or exc})") from exc
+        if not header:
+            if not create:
+                raise IndexCorrupt(f"{self.path}: an empty file, not a provenance index")
+            return 0
+        if not header.startswith(_SQLITE_HEADER):
+            raise IndexCorrupt(f"{self.path}: not an SQLite file, so not a provenance index")
+        try:
+            probe = self._connect_read_only(header)
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"{self.path}: not a provenance index or damaged ({exc})") from exc
+        try:
+            return self._check_schema(probe)
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"{self.path}: not a provenance index or damaged ({exc})") from exc
+        finally:
+            probe.close()
+
+    def _connect_read_only(self, header: bytes | None = None) -> sqlite3.Connection:
+        """A connection that cannot write. A WAL file with no ``-wal`` beside it is read as immutable
+        (nothing to recover, and no ``-shm`` to create); otherwise read-only, falling back to
+        immutable where the folder is read-only and SQLite cannot make its shared-memory file."""
+        if header is None:
+            with open(self.path, "rb") as stream:
+                header = stream.read(100)
+        wal_mode = len(header) > 19 and header[18] == 2
+        if wal_mode and not os.path.exists(self.path + "-wal"):
+            return sqlite3.connect(_uri(self.path, mode="ro", immutable="1"), uri=True, isolation_level=None)
+        db = sqlite3.connect(_uri(self.path, mode="ro"), uri=True, timeout=self.timeout, isolation_level=None)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+            return sqlite3.connect(_uri(self.path, mode="ro", immutable="1"), uri=True, isolation_level=None)
+
+    def _check_schema(self, db: sqlite3.Connection) -> int:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == 0:
+            if tables:
+                raise IndexCorrupt(f"{self.path}: an SQLite file, but not a provenance index")
+            return 0
+        if version > SCHEMA_VERSION:
+            raise IndexCorrupt(
+                f"{self.path}: made by a newer provenance (schema {version}; this one reads up to {SCHEMA_VERSION})")
+        if version < 0 or "meta" not in tables or "files" not in tables:
+            raise IndexCorrupt(f"{self.path}: an SQLite file, but not a provenance index")
+        required = dict(_REQUIRED)
+        required.update({t: cols for t, (since, cols) in _REQUIRED_FROM.items() if version >= since})
+        if version < 3:  # the hash columns were in contents then
+            required["contents"] = required["contents"] | set(_V2_HASH_COLUMNS)
+        for table, columns in required.items():
+            if table not in tables:
+                raise IndexCorrupt(f"{self.path}: a damaged provenance index (table {table!r} is missing)")
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if not columns <= have:
+                missing = ", ".join(sorted(columns - have))
+                raise IndexCorrupt(f"{self.path}: a damaged provenance index (table {table!r} lacks {missing})")
+        stated = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if stated is not None and stated[0] != str(version):
+            raise IndexCorrupt(f"{self.path}: a damaged provenance index (its meta says schema {stated[0]!r}, "
+                               f"its header says {version})")
+        return version
+
+    def _check_writable(self) -> None:
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if os.path.exists(self.path) and not os.access(self.path, os.W_OK):
+            raise IndexCorrupt(f"{self.path}: the index file is read-only (this command writes to it)")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise IndexCorrupt(f"{self.path}: its folder is not writable (SQLite writes its journal beside it)")
+
+    def _compatibility_views(self, version: int) -> None:
+        """Read an older schema without changing it: its hash columns through a temporary ``hashes``
+        view, an empty temporary ``features`` table for schema 1 (temporary objects live in memory)."""
+        if version < 3:
+            union = " UNION ALL ".join(
+                f"SELECT sha256, '{column}' AS kind, {column} AS value FROM main.contents WHERE {column} IS NOT NULL"
+                for column in _V2_HASH_COLUMNS)
+            self.db.execute(f"CREATE TEMP VIEW hashes AS {union}")
+        if version < 2:
+            _run_script(self.db, _SCHEMA_V2.replace("CREATE TABLE", "CREATE TEMP TABLE"))
 
     def close(self) -> None:
         self.db.close()
@@ -161,30 +345,17 @@ class Store:
 
     # schema ------------------------------------------------------------------------------------
 
-    def _open_schema(self, create: bool) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise IndexCorrupt(
-                f"{self.path}: made by a newer provenance (schema {version}; this one reads up to {SCHEMA_VERSION})"
-            )
-        if version == 0:
-            tables = self.db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-            if tables:
-                raise IndexCorrupt(f"{self.path}: an SQLite file, but not a provenance index")
-            if not create:
-                raise IndexCorrupt(f"{self.path}: an empty file, not a provenance index")
-        if version < SCHEMA_VERSION:
-            self._migrate(version)
-
-    def _migrate(self, version: int) -> None:
+    def _migrate(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             # another process may have migrated while we waited for the lock
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            version = self.schema_version()
             for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                step = MIGRATIONS[target]
+                if callable(step):
+                    step(self.db)
+                else:
+                    _run_script(self.db, step)
                 if target == 1:
                     self.db.execute("INSERT INTO meta VALUES ('created', ?)", (now_iso(),))
                 self.db.execute(f"PRAGMA user_version = {target}")
@@ -195,11 +366,13 @@ class Store:
             raise
 
     def schema_version(self) -> int:
-        return self.db.execute("PRAGMA user_version").fetchone()[0]
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     # transactions ------------------------------------------------------------------------------
 
     def begin(self) -> None:
+        if not self.writable:
+            raise IndexCorrupt(f"{self.path}: opened read-only")
         self.db.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
@@ -211,7 +384,7 @@ class Store:
 
     def data_version(self) -> int:
         """Changes whenever any connection commits; cached search structures compare it."""
-        return self.db.execute("PRAGMA data_version").fetchone()[0] + 0
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     # meta and roots ----------------------------------------------------------------------------
 
@@ -227,7 +400,7 @@ class Store:
 
     def add_root(self, path: str) -> int:
         cursor = self.db.execute("INSERT INTO roots (path, added) VALUES (?, ?)", (encode_path(path), now_iso()))
-        return int(cursor.lastrowid)
+        return int(cursor.lastrowid or 0)
 
     def absorb_root(self, inner_id: int, outer_id: int, prefix: str) -> None:
         """Move the files of root ``inner_id`` under ``outer_id`` (which contains it at ``prefix``)."""
@@ -248,11 +421,16 @@ class Store:
         ).fetchone()
         return None if row is None else FileRow(row[0], row[1], decode_path(row[2]), *row[3:])
 
-    def put(self, root_id: int, path: str, mtime_ns: int | None, record: dict[str, Any]) -> None:
-        """Store one fingerprint record for ``path`` (its content first, then the file row)."""
+    def put(self, root_id: int, path: str, mtime_ns: int | None, record: dict[str, Any],
+            hash_fields: Iterable[str] = ()) -> None:
+        """Store one fingerprint record for ``path`` (its content first, then the file row).
+
+        ``hash_fields`` names the keys of ``record["hashes"]`` that are hash values (one row each
+        in ``hashes``); the others (PDQ's quality) stay in the record only.
+        """
         sha256 = record.get("sha256")
         if sha256:
-            self._put_content(record)
+            self._put_content(record, hash_fields)
         error = record.get("error") or {}
         name = record.get("name_digest")
         self.db.execute(
@@ -266,26 +444,28 @@ class Store:
              json.dumps(name) if name is not None else None, error.get("type"), error.get("message"), now_iso()),
         )
 
-    def _put_content(self, record: dict[str, Any]) -> None:
-        hashes = record.get("hashes") or {}
+    def _put_content(self, record: dict[str, Any], hash_fields: Iterable[str]) -> None:
+        sha256 = record["sha256"]
+        complete = int(record.get("error") is None)
+        known = self.db.execute("SELECT complete FROM contents WHERE sha256 = ?", (sha256,)).fetchone()
+        if known is not None and known[0] > complete:
+            return  # a complete fingerprint replaces one from a failed read of the same bytes, never the reverse
         metadata = record.get("metadata") or {}
         content = {k: v for k, v in record.items() if k not in FILE_FIELDS}
         values = {
             **{k: record.get(k) for k in ("sha256", "md5", "sha1", "size", "kind", "format", "width", "height",
                                            "image_data_sha256", "jpeg_quality")},
-            **{k: hashes.get(k) for k in (*HASH_COLUMNS, "pdq_quality")},
             **{k: metadata.get(k) for k in ("make", "model", "software", "datetime_original")},
-            "complete": int(record.get("error") is None),
+            "complete": complete,
             "record": json.dumps(content, separators=(",", ":")),
         }
         columns = ", ".join(_CONTENT_COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _CONTENT_COLUMNS if c != "sha256")
-        # a complete fingerprint replaces one from a failed read of the same bytes, never the reverse
-        self.db.execute(
-            f"INSERT INTO contents ({columns}) VALUES ({', '.join('?' * len(_CONTENT_COLUMNS))})"
-            f" ON CONFLICT (sha256) DO UPDATE SET {updates} WHERE excluded.complete >= contents.complete",
-            [values[c] for c in _CONTENT_COLUMNS],
-        )
+        self.db.execute(f"INSERT OR REPLACE INTO contents ({columns}) VALUES ({', '.join('?' * len(_CONTENT_COLUMNS))})",
+                        [values[c] for c in _CONTENT_COLUMNS])
+        self.db.execute("DELETE FROM hashes WHERE sha256 = ?", (sha256,))
+        hashes = record.get("hashes") or {}
+        self.db.executemany("INSERT INTO hashes VALUES (?, ?, ?)",
+                            [(sha256, kind, hashes[kind]) for kind in hash_fields if isinstance(hashes.get(kind), str)])
 
     def delete_files(self, ids: Iterable[int]) -> int:
         count = 0
@@ -294,10 +474,11 @@ class Store:
         return count
 
     def delete_orphan_contents(self) -> int:
-        """Forget contents no file points to any more (a changed file's old bytes), and their features."""
+        """Forget contents no file points to any more (a changed file's old bytes), their hashes and features."""
         removed = self.db.execute(
             "DELETE FROM contents WHERE sha256 NOT IN (SELECT sha256 FROM files WHERE sha256 IS NOT NULL)"
         ).rowcount
+        self.db.execute("DELETE FROM hashes WHERE sha256 NOT IN (SELECT sha256 FROM contents)")
         self.db.execute("DELETE FROM features WHERE sha256 NOT IN (SELECT sha256 FROM contents)")
         return removed
 
@@ -335,32 +516,35 @@ class Store:
             yield root_id, decode_path(path), record
 
     def records_with(self, column: str, value: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """The files whose digest ``column`` equals ``value``."""
         if column not in {c for cols in DIGEST_COLUMNS.values() for c in cols}:
             raise ValueError(f"not a digest column: {column}")
         return self.iter_records(f"c.{column} = ?", (value,))
 
+    def records_with_hash(self, kind: str, value: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """The files whose hash of ``kind`` equals ``value``."""
+        return self.iter_records("c.sha256 IN (SELECT sha256 FROM hashes WHERE kind = ? AND value = ?)",
+                                 (kind, value))
+
     def hash_column(self, kind: str) -> tuple[list[str], list[str]]:
-        """(sha256s, hex hashes) of every content with hash ``kind``, excluding low-information images."""
-        if kind not in HASH_COLUMNS:
-            raise ValueError(f"not a hash column: {kind}")
-        rows = self.db.execute(f"SELECT sha256, {kind} FROM contents WHERE {kind} IS NOT NULL ORDER BY sha256")
+        """(sha256s, hex values) of every content with a hash of ``kind``, by sha256."""
         shas: list[str] = []
         values: list[str] = []
-        for sha, value in rows:
+        for sha, value in self.db.execute("SELECT sha256, value FROM hashes WHERE kind = ? ORDER BY sha256", (kind,)):
             shas.append(sha)
             values.append(value)
         return shas, values
 
     def content_hashes(self, sha256s: list[str]) -> dict[str, dict[str, Any]]:
+        """Each content's ``hashes`` as its record holds them (every kind, plugins' and PDQ's quality too)."""
         out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(sha256s), 500):
             chunk = sha256s[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(
-                f"SELECT sha256, {', '.join(HASH_COLUMNS)}, pdq_quality FROM contents WHERE sha256 IN ({marks})",
-                chunk,
+            for sha, hashes in self.db.execute(
+                f"SELECT sha256, json_extract(record, '$.hashes') FROM contents WHERE sha256 IN ({marks})", chunk
             ):
-                out[row[0]] = {k: v for k, v in zip((*HASH_COLUMNS, "pdq_quality"), row[1:]) if v is not None}
+                out[sha] = json.loads(hashes) if hashes else {}
         return out
 
     def paths_of(self, sha256s: list[str]) -> dict[str, list[tuple[int, str]]]:
@@ -384,7 +568,7 @@ class Store:
             yield sha, root_id, decode_path(path)
 
     def count_files(self) -> int:
-        return self.db.execute("SELECT count(*) FROM files").fetchone()[0]
+        return int(self.db.execute("SELECT count(*) FROM files").fetchone()[0])
 
     def content_sha256s(self) -> Iterator[str]:
         """The SHA-256 of every stored content, in byte order."""
@@ -392,11 +576,14 @@ class Store:
             yield sha256
 
     def count_contents(self) -> int:
-        return self.db.execute("SELECT count(*) FROM contents").fetchone()[0]
+        return int(self.db.execute("SELECT count(*) FROM contents").fetchone()[0])
 
     def stats(self) -> dict[str, Any]:
         """Counts and summaries over the whole index (paths still relative: ``error_rows``, ``mismatch_rows``)."""
-        one = lambda query: self.db.execute(query).fetchone()[0]  # noqa: E731
+
+        def one(query: str) -> Any:
+            return self.db.execute(query).fetchone()[0]
+
         kinds = dict(self.db.execute(
             "SELECT c.kind, count(*) FROM files f JOIN contents c ON c.sha256 = f.sha256 GROUP BY c.kind"))
         return {
@@ -431,4 +618,4 @@ class Store:
         }
 
     def integrity_check(self) -> str:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])

@@ -1,6 +1,8 @@
-"""A fingerprinting worker process: one JSON task per line in, one JSON record per line out.
+"""A worker process: one JSON payload per line in, one JSON reply per line out, for one kind of task.
 
-Run by ``provenance.pool`` as ``python -m provenance.worker``; not a user command.
+Run by ``provenance.workers`` as ``python -m provenance.worker`` with its task and settings in
+the environment (``PROVENANCE_WORKER_TASK``); not a user command. A task module is imported
+only by the workers that run it: a fingerprinting worker never loads OpenCV or FAISS.
 """
 
 from __future__ import annotations
@@ -8,25 +10,55 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any, Callable
 
 from .fingerprint import FingerprintOptions, fingerprint
+
+#: a payload → its reply
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def fingerprint_task(config: dict[str, Any]) -> Handler:
+    """Fingerprint the file at ``payload["path"]``."""
+    options = FingerprintOptions.from_dict(config.get("options") or {})
+
+    def handle(payload: dict[str, Any]) -> dict[str, Any]:
+        # a global, looked up at call time: a test can stand a misbehaving fingerprint in
+        return {"record": fingerprint(payload["path"], options=options).to_dict()}
+
+    return handle
+
+
+def match_task(config: dict[str, Any]) -> Handler:
+    """Match the query ``payload["query"]`` against the index named in ``config`` (``matching.worker``)."""
+    from .matching.worker import query_handler
+
+    return query_handler(config)
+
+
+#: task name → its handler factory (given the task's settings once, at start)
+TASKS: dict[str, Callable[[dict[str, Any]], Handler]] = {"fingerprint": fingerprint_task, "match": match_task}
 
 
 def main() -> None:
     # The protocol gets its own copy of stdout; fd 1 itself goes to /dev/null, because
-    # some C decoders print to it and would corrupt the records.
+    # some C decoders print to it and would corrupt the replies.
     protocol = os.fdopen(os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     sys.stdout = sys.stderr
-    options = FingerprintOptions.from_dict(json.loads(os.environ.get("PROVENANCE_WORKER_OPTIONS", "{}")))
+    spec = json.loads(os.environ.get("PROVENANCE_WORKER_TASK") or '{"task": "fingerprint", "config": {}}')
+    handle = TASKS[spec["task"]](spec.get("config") or {})
     for line in sys.stdin.buffer:
         if not line.strip():
             continue
-        task = json.loads(line)
-        record = fingerprint(task["path"], options=options).to_dict()
-        reply = json.dumps({"index": task["index"], "record": record}, default=str)
-        protocol.write(reply.encode("ascii") + b"\n")
+        message = json.loads(line.decode("utf-8", errors="surrogatepass"))
+        try:
+            answer: dict[str, Any] = {"index": message["index"], "reply": handle(message["payload"])}
+        except Exception as exc:  # noqa: BLE001 - a bug of ours costs this item, not the worker
+            answer = {"index": message["index"], "failure": f"{type(exc).__name__}: {exc}"}
+        text = json.dumps(answer, default=str, ensure_ascii=True)
+        protocol.write(text.encode("ascii") + b"\n")
         protocol.flush()
 
 

@@ -63,7 +63,11 @@ def test_policy_defaults_and_file(tmp_path):
     ('fail_on = "unknown"', "list of strings"),
     ("speed = 3", "unknown setting"),
     ("[thresholds]\nmin_confidence = 2.0", "between 0 and 1"),
-    ("[thresholds]\nmax_candidates = true", "must be int"),
+    ("[match]\nmax_candidates = true", "must be a whole number"),
+    ("[match]\nmax_candidates = 0", "between 1 and 100"),
+    ("[thresholds]\nmax_candidates = 8", r"has moved: write it in the \[match\] table"),
+    ("dedup_pdq_distance = 30", r"has moved: write it in the \[dedup\] table as pdq_distance"),
+    ("[match]\nspeed = 3", r"unknown setting 'speed'"),
     ("fail_on = [", "not valid TOML"),
 ])
 def test_bad_policies_are_refused_with_the_reason(tmp_path, text, message):

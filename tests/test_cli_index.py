@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from provenance.cli import main
 
 from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, MISNAMED
-from test_digests import strip_jpeg_metadata
+from provenance.testing.files import strip_metadata as strip_jpeg_metadata
 
 NIKON = FIXTURES / "leak" / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"
 

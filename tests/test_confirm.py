@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import io
-import sys
 
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from provenance.confirm import confirm, confirm_any, features_of
+from provenance.features import features_of
+from provenance.matching.geometry import confirm, confirm_any
+from provenance.testing.images import mugshot
 
 from conftest import FIXTURES, ROOT, corpus_path
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from transforms import mugshot  # noqa: E402  (what newsrooms do, shared with benchmarks/accuracy.py)
 
 REFERENCE = FIXTURES / "leak" / "56cd6b2057623bfb70111b883678d436.jpg"  # 1024x768 camera photo
 WALL = FIXTURES / "leak" / "23b313574a1e61545db171a23edd73b3.jpg"  # trail-camera scene, textured

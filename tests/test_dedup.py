@@ -18,7 +18,7 @@ from provenance import DedupOptions, dedup, fingerprint, fingerprint_many
 from provenance.files import iter_files
 
 from conftest import FIXTURES, LEAK_FILES, corpus_path
-from test_digests import strip_jpeg_metadata
+from provenance.testing.files import strip_metadata as strip_jpeg_metadata
 
 CAMERA_PHOTO = FIXTURES / "leak" / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"
 

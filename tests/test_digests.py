@@ -17,6 +17,9 @@ from provenance.digests import (
     pixel_data_sha256,
 )
 
+from provenance.testing.files import add_jpeg_comment
+from provenance.testing.files import strip_metadata as strip_jpeg_metadata
+
 from conftest import FIXTURES, IMAGE_FIXTURES, LEAK_FILES, MISNAMED, ids
 
 
@@ -62,23 +65,6 @@ def test_name_digest_is_null_for_names_that_are_not_digests(name):
 
 
 # --- image data digest ------------------------------------------------------------------------
-
-
-def strip_jpeg_metadata(data: bytes) -> bytes:
-    """Independent of provenance.containers: drop APP1-APP15 and COM segments before the first scan."""
-    out, pos = bytearray(data[:2]), 2
-    while data[pos + 1] != 0xDA:
-        marker = data[pos + 1]
-        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
-        if not (0xE1 <= marker <= 0xEF or marker == 0xFE):
-            out += data[pos : pos + 2 + length]
-        pos += 2 + length
-    return bytes(out + data[pos:])
-
-
-def add_jpeg_comment(data: bytes, text: bytes) -> bytes:
-    segment = b"\xff\xfe" + struct.pack(">H", len(text) + 2) + text
-    return data[:2] + segment + data[2:]
 
 
 JPEG_LEAK = [p for p in LEAK_FILES if p.suffix == ".jpg"]

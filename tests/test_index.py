@@ -38,7 +38,7 @@ def test_add_stores_every_file_with_its_digests(tmp_path, leak):
     summary = build(tmp_path / "i.db", leak)
     assert (summary.added, summary.unchanged, summary.failed) == (len(LEAK_FILES), 0, 0)
     with Index(tmp_path / "i.db", create=False) as index:
-        records = {r["path"]: r for r in index.records()}
+        records = {r.path: r.to_dict() for r in index.records()}
         assert sorted(records) == sorted(str(p) for p in leak.iterdir())
         for path, record in records.items():
             data = open(path, "rb").read()
@@ -60,7 +60,7 @@ def test_rerun_reads_nothing_unchanged_and_rereads_a_changed_file(tmp_path, leak
     assert (changed.updated, changed.unchanged) == (1, len(LEAK_FILES) - 1)
     with Index(db) as index:
         [hit] = index.lookup(hashlib.sha256(b"an edited document\n").hexdigest())
-        assert hit.record["path"] == str(target)
+        assert hit.record.path == str(target)
         # the old bytes are gone from disk, so the index forgets them too
         assert index.store.stats()["contents"] == len(LEAK_FILES)
 
@@ -73,7 +73,7 @@ def test_identical_bytes_under_two_paths_are_stored_once(tmp_path, leak):
         assert stats["files"] == len(LEAK_FILES) + 1
         assert stats["contents"] == len(LEAK_FILES)
         assert stats["duplicate_files"] == 1
-        paths = {h.record["path"] for h in index.lookup(hashlib.md5(LEAK_FILES[0].read_bytes()).hexdigest())}
+        paths = {h.record.path for h in index.lookup(hashlib.md5(LEAK_FILES[0].read_bytes()).hexdigest())}
         assert paths == {str(leak / LEAK_FILES[0].name), str(leak / "copy-of-first.jpg")}
 
 
@@ -85,9 +85,9 @@ def test_lookup_recognises_each_digest_by_length(tmp_path, leak):
         for digest, field in ((hashlib.md5(data).hexdigest(), "md5"), (hashlib.sha1(data).hexdigest(), "sha1"),
                               (hashlib.sha256(data).hexdigest().upper(), "sha256")):
             [hit] = index.lookup(digest)
-            assert (hit.field, hit.record["path"]) == (field, str(source))
-        phash = next(r for r in index.records() if r["path"] == str(source))["hashes"]["phash"]
-        assert str(source) in {h.record["path"] for h in index.lookup(phash) if h.field == "phash"}
+            assert (hit.field, hit.record.path) == (field, str(source))
+        phash = next(r for r in index.records() if r.path == str(source)).hashes["phash"]
+        assert str(source) in {h.record.path for h in index.lookup(phash) if h.field == "phash"}
         assert index.lookup("0" * 32) == []
         for bad in ("xyz", "abc", "0" * 33):
             with pytest.raises(ValueError):
@@ -107,9 +107,9 @@ def test_near_agrees_with_imagehash_distances(tmp_path, leak):
     with Index(tmp_path / "i.db") as index:
         found = {p for m in index.near(query, {"phash": 10}, kinds=["phash"]) for p in m.paths}
         expected = {
-            r["path"] for r in index.records()
-            if r["hashes"].get("phash")
-            and imagehash.hex_to_hash(r["hashes"]["phash"]) - imagehash.hex_to_hash(query["phash"]) <= 10
+            r.path for r in index.records()
+            if r.hashes.get("phash")
+            and imagehash.hex_to_hash(r.hashes["phash"]) - imagehash.hex_to_hash(query["phash"]) <= 10
         }
     assert str(source) in found
     assert found == expected
@@ -161,7 +161,7 @@ def test_bad_files_are_stored_with_their_error_and_listed(tmp_path, leak):
     with Index(tmp_path / "i.db") as index:
         errors = {e["path"]: e["type"] for e in index.stats()["errors"]}
         assert str(leak / "garbage.png") in errors
-        truncated = next(r for r in index.records() if r["path"].endswith("truncated.jpg"))
+        truncated = next(r.to_dict() for r in index.records() if r.path.endswith("truncated.jpg"))
         assert truncated["sha256"] == hashlib.sha256(data[: len(data) // 3]).hexdigest()
     # unchanged failures are not retried unless asked
     assert build(tmp_path / "i.db", leak).unchanged == len(LEAK_FILES) + 2
@@ -175,7 +175,7 @@ def test_file_names_that_are_not_utf8_round_trip(tmp_path, leak):
     build(tmp_path / "i.db", leak)
     assert build(tmp_path / "i.db", leak).unchanged == len(LEAK_FILES) + 1
     with Index(tmp_path / "i.db") as index:
-        assert os.path.join(str(leak), name) in {r["path"] for r in index.records()}
+        assert os.path.join(str(leak), name) in {r.path for r in index.records()}
 
 
 def test_files_that_are_not_an_index_are_refused(tmp_path):
@@ -207,19 +207,78 @@ def test_schema_is_versioned_and_options_are_fixed_at_creation(tmp_path):
         Index(db, options=FingerprintOptions(max_pixels=2000))
 
 
-def test_a_version_1_index_is_migrated_and_keeps_its_records(tmp_path, monkeypatch):
-    import provenance.store as store
+def old_index(db, version, paths):
+    """An index as release ``version`` (1 or 2) wrote it: its schema from the migrations, one column per
+    built-in hash kind in ``contents``, rows as that release's writer filled them."""
+    import json
 
+    import provenance.store as store
+    from provenance import fingerprint
+
+    connection = sqlite3.connect(db)
+    for target in range(1, version + 1):
+        for statement in store.MIGRATIONS[target].split(";"):
+            if statement.strip():
+                connection.execute(statement)
+    connection.execute(f"PRAGMA user_version = {version}")
+    connection.executemany("INSERT INTO meta VALUES (?, ?)", [
+        ("created", "2026-01-01T00:00:00Z"), ("schema_version", str(version)),
+        ("fingerprint_options", json.dumps({"details": False, "max_pixels": 250_000_000, "exact_hashes": False}))])
+    connection.execute("INSERT INTO roots VALUES (1, ?, '2026-01-01T00:00:00Z')", (str(paths[0].parent),))
+    columns = ("phash", "dhash", "ahash", "whash", "colorhash", "pdq")
+    for path in paths:
+        record = fingerprint(path).to_dict()
+        hashes, metadata = record["hashes"], record["metadata"]
+        content = {k: v for k, v in record.items() if k not in ("path", "mtime", "name_digest", "error")}
+        connection.execute(
+            "INSERT OR IGNORE INTO contents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (record["sha256"], record["md5"], record["sha1"], record["size"], record["kind"], record["format"],
+             record["width"], record["height"], record["image_data_sha256"], *[hashes.get(c) for c in columns],
+             hashes.get("pdq_quality"), record["jpeg_quality"], metadata.get("make"), metadata.get("model"),
+             metadata.get("software"), metadata.get("datetime_original"), 1, json.dumps(content)))
+        connection.execute(
+            "INSERT INTO files (root_id, path, size, mtime_ns, mtime, sha256, name_digest, indexed_at)"
+            " VALUES (1, ?, ?, ?, ?, ?, ?, '2026-01-01T00:00:00Z')",
+            (path.name, record["size"], os.stat(path).st_mtime_ns, record["mtime"], record["sha256"],
+             json.dumps(record["name_digest"]) if record["name_digest"] else None))
+    connection.commit()
+    connection.close()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_index_is_migrated_and_keeps_its_records(tmp_path, version):
     db = tmp_path / "old.db"
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 1)  # what the first release wrote
+    images = [p for p in LEAK_FILES if p.suffix != ".txt"]
+    old_index(db, version, LEAK_FILES)
+    connection = sqlite3.connect(db)
+    old_phash = dict(connection.execute("SELECT sha256, phash FROM contents WHERE phash IS NOT NULL"))
+    connection.close()
+    assert len(old_phash) == len(images)
     with Index(db) as index:
-        index.add([str(FIXTURES / "leak")], jobs=1)
-        before = sorted(r["sha256"] for r in index.records())
-        assert index.store.schema_version() == 1
-    assert "features" not in {row[0] for row in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
-    monkeypatch.undo()
-    with Index(db) as index:
-        assert index.store.schema_version() == SCHEMA_VERSION == 2
-        assert index.store.get_meta("schema_version") == "2"
-        assert sorted(r["sha256"] for r in index.records()) == before
+        assert index.store.schema_version() == SCHEMA_VERSION == 3
+        assert index.store.get_meta("schema_version") == "3"
+        assert sorted(r.sha256 for r in index.records()) == sorted(
+            hashlib.sha256(p.read_bytes()).hexdigest() for p in LEAK_FILES)
         assert index.store.features("any") == {}
+        shas, values = index.store.hash_column("phash")
+        assert dict(zip(shas, values)) == old_phash
+        sha, phash = next(iter(old_phash.items()))
+        assert [h.record.sha256 for h in index.lookup(phash) if h.field == "phash"] == [sha]
+        # and it keeps working as a current index: a rerun finds every file unchanged
+        assert index.add([str(FIXTURES / "leak")], jobs=0).unchanged == len(LEAK_FILES)
+    columns = {row[1] for row in sqlite3.connect(db).execute("PRAGMA table_info(contents)")}
+    assert "phash" not in columns and "pdq_quality" not in columns
+
+
+def test_an_older_index_is_read_without_being_changed(tmp_path):
+    db = tmp_path / "old.db"
+    old_index(db, 2, LEAK_FILES)
+    before = db.read_bytes()
+    nikon = LEAK_FILES[[p.name for p in LEAK_FILES].index("35b833f721ed391380a8ddf159852b50.jpg")]
+    with Index(db, create=False, writable=False) as index:
+        assert index.store.schema_version() == 2
+        phash = next(r for r in index.records() if r.path == str(nikon)).hashes["phash"]
+        assert [h.record.path for h in index.lookup(phash) if h.field == "phash"] == [str(nikon)]
+        assert index.near({"phash": phash}, 4, kinds=["phash"])[0].paths == [str(nikon)]
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]

@@ -82,7 +82,7 @@ def test_sigkill_at_several_moments_then_rerun_finishes_the_rest(tmp_path, drop)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr.decode()
     with Index(db, create=False) as index:
-        records = list(index.records())
+        records = [r.to_dict() for r in index.records()]
         assert len(records) == FILES
         assert len({r["path"] for r in records}) == FILES
         for record in records:

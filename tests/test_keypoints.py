@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageOps
 
 import provenance.keypoints as keypoints
-from provenance.confirm import features_of
+from provenance.features import features_of
 from provenance.decode import register_formats
 from provenance.keypoints import KeypointSearch
 

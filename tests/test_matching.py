@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 
 import pytest
 from PIL import Image
@@ -13,12 +12,11 @@ from PIL import Image
 from provenance import Index, MatchOptions, match
 from provenance.captions import Query, from_name
 from provenance.matching import VERDICTS, metadata_diff, trim_borders
+from provenance.testing.files import strip_metadata as strip_jpeg_metadata
+from provenance.testing.transforms import TRANSFORMS, collage, encode
 
 from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, ROOT, report_validator
-from test_digests import strip_jpeg_metadata
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from transforms import TRANSFORMS, collage, encode  # noqa: E402
 
 LEAK = FIXTURES / "leak"
 #: which leak file each article copy was derived from (fixtures/SOURCES.md); None: not in the leak

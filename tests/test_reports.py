@@ -253,7 +253,7 @@ def test_special_files_are_written_to_not_replaced(report, tmp_path):
     import os
     import threading
 
-    from provenance.report import output
+    from provenance.output import output
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)

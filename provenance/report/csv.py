@@ -5,27 +5,34 @@ from __future__ import annotations
 import csv
 from typing import IO, Any
 
-COLUMNS = [
-    "path", "size", "mtime", "kind", "format", "width", "height", "mode", "orientation", "frames",
-    "md5", "sha1", "sha256", "name_digest_algorithm", "name_digest_matches", "image_data_sha256",
-    "phash", "dhash", "ahash", "whash", "colorhash", "pdq", "pdq_quality", "jpeg_quality",
-    "make", "model", "software", "datetime_original", "gps_latitude", "gps_longitude",
-    "thumbnail_phash_distance", "error_type", "error_message", "warnings",
-]  # fmt: skip
+from .. import hashes as hash_kinds
+from . import ProgressCallback, RecordFormat, ReportFormat
+
+
+def columns() -> list[str]:
+    """The columns of a fingerprint CSV: the main fields, every hash kind's fields among them."""
+    return [
+        "path", "size", "mtime", "kind", "format", "width", "height", "mode", "orientation", "frames",
+        "md5", "sha1", "sha256", "name_digest_algorithm", "name_digest_matches", "image_data_sha256",
+        *hash_kinds.record_fields(), "jpeg_quality",
+        "make", "model", "software", "datetime_original", "gps_latitude", "gps_longitude",
+        "thumbnail_phash_distance", "error_type", "error_message", "warnings",
+    ]  # fmt: skip
 
 # A cell a spreadsheet would run as a formula; text from leaks must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def flatten(record: dict) -> dict[str, Any]:
-    """One CSV row of a fingerprint record."""
+def flatten(record: dict[str, Any], names: list[str] | None = None) -> dict[str, Any]:
+    """One CSV row of a fingerprint record (``names``: the columns, by default ``columns()``)."""
+    names = names or columns()
     hashes = record.get("hashes") or {}
     metadata = record.get("metadata") or {}
     name = record.get("name_digest") or {}
     thumb = record.get("thumbnail") or {}
     error = record.get("error") or {}
-    row = {key: record.get(key) for key in COLUMNS if key in record}
-    row.update({k: hashes.get(k) for k in ("phash", "dhash", "ahash", "whash", "colorhash", "pdq", "pdq_quality")})
+    row = {key: record.get(key) for key in names if key in record}
+    row.update({k: hashes.get(k) for k in hash_kinds.record_fields()})
     row.update({k: metadata.get(k) for k in ("make", "model", "software", "datetime_original",
                                               "gps_latitude", "gps_longitude")})
     row["name_digest_algorithm"] = name.get("algorithm")
@@ -34,7 +41,7 @@ def flatten(record: dict) -> dict[str, Any]:
     row["error_type"] = error.get("type")
     row["error_message"] = error.get("message")
     row["warnings"] = len(record.get("warnings") or [])
-    return {key: _cell(row.get(key)) for key in COLUMNS}
+    return {key: _cell(row.get(key)) for key in names}
 
 
 def _cell(value: Any) -> Any:
@@ -50,17 +57,20 @@ def _cell(value: Any) -> Any:
 class FingerprintCsvWriter:
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self.writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
+        self.columns = columns()
+        self.writer = csv.DictWriter(stream, fieldnames=self.columns, lineterminator="\n")
         self.writer.writeheader()
 
-    def write(self, record: dict) -> None:
-        self.writer.writerow(flatten(record))
+    def write(self, record: dict[str, Any]) -> None:
+        self.writer.writerow(flatten(record, self.columns))
         self.stream.flush()
 
     def close(self) -> None:
         self.stream.flush()
 
 
+# The distance columns of the dedup and match tables name pHash, PDQ and dHash on purpose: they are the
+# kinds those reports rank by; every kind's distances are in the JSON report.
 DEDUP_COLUMNS = [
     "cluster", "role", "relation", "path", "phash_distance", "pdq_distance", "dhash_distance", "sha256",
     "image_data_sha256", "format", "width", "height", "jpeg_quality", "camera_fields", "software",
@@ -68,7 +78,8 @@ DEDUP_COLUMNS = [
 ]  # fmt: skip
 
 
-def write_dedup(result: dict, stream: IO[str]) -> None:
+def write_dedup(result: dict[str, Any], stream: IO[str], *, base: str | None = None,
+                progress: ProgressCallback | None = None) -> None:
     """One row per file of a dedup result: clustered files, then unique, low-information and failed files."""
     writer = csv.DictWriter(stream, fieldnames=DEDUP_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -95,12 +106,14 @@ MATCH_COLUMNS = [
 ]  # fmt: skip
 
 
-def write_match(report: dict[str, Any], stream: IO[str]) -> None:
+def write_match(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
+                progress: ProgressCallback | None = None) -> None:
     """A match report as CSV: one row per query with its best match (if any)."""
     _write_results(report, stream, MATCH_COLUMNS, {})
 
 
-def write_check(report: dict[str, Any], stream: IO[str]) -> None:
+def write_check(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
+                progress: ProgressCallback | None = None) -> None:
     """A check report as CSV: the match columns plus the file's violations and other findings."""
     by_path: dict[str, dict[str, list[str]]] = {}
     for finding in report["findings"]:
@@ -145,3 +158,8 @@ def _write_results(report: dict[str, Any], stream: IO[str], columns: list[str],
             **extra.get(query.get("path") or "", {}),
         }  # fmt: skip
         writer.writerow({k: _cell(row.get(k)) for k in columns})
+
+
+RECORD_FORMAT = RecordFormat("csv", "CSV (the main fields, flat)", FingerprintCsvWriter, order=20)
+FORMAT = ReportFormat("csv", (".csv",), "CSV (ROWS)", {"match": write_match, "dedup": write_dedup,
+                                                      "check": write_check}, order=20)

@@ -12,9 +12,8 @@ import hashlib
 from importlib import resources
 from typing import IO, Any, Callable
 
-import jinja2
-
-from .thumbs import Thumbnails
+from . import ReportFormat
+from .thumbs import THUMBNAIL_SIDE, Thumbnails
 
 VERDICT_LABELS = {"exact": "exact copy", "metadata-only": "metadata-only change", "near-duplicate": "near-duplicate",
                   "no-match": "no match", "error": "could not be read"}
@@ -30,7 +29,9 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def _environment() -> jinja2.Environment:
+def _environment() -> Any:
+    import jinja2  # loaded only when an HTML report is written
+
     return jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"), autoescape=True,
                               undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
 
@@ -208,3 +209,17 @@ def write_dedup(result: dict[str, Any], stream: IO[str], *, thumbnails: Thumbnai
     _render("dedup.html.j2", stream, title="Duplicates", run=result.get("run") or {}, summary=result["summary"],
             relations=("exact", "metadata-only", "near-duplicate"), parameters=result.get("parameters") or {},
             cards=cards(), errors=result.get("errors") or [], low_information=result.get("low_information") or [])
+
+
+def _match_page(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
+                progress: ProgressCallback | None = None) -> None:
+    write_match(report, stream, thumbnails=Thumbnails(side=THUMBNAIL_SIDE, base=base), progress=progress)
+
+
+def _dedup_page(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
+                progress: ProgressCallback | None = None) -> None:
+    write_dedup(report, stream, thumbnails=Thumbnails(side=200, base=base), progress=progress)
+
+
+FORMAT = ReportFormat("html", (".html", ".htm"), "HTML (one self-contained page with thumbnails)",
+                      {"match": _match_page, "dedup": _dedup_page, "check": _match_page}, order=40)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import IO, Any
 
+from . import ProgressCallback, ReportFormat
+
 
 def _cell(value: Any) -> str:
     """Table-cell text: untrusted names stay literal (pipes, backticks, brackets and newlines escaped)."""
@@ -13,7 +15,8 @@ def _cell(value: Any) -> str:
     return " ".join(text.split())
 
 
-def write_dedup(result: dict[str, Any], stream: IO[str]) -> None:
+def write_dedup(result: dict[str, Any], stream: IO[str], *, base: str | None = None,
+                progress: ProgressCallback | None = None) -> None:
     """A dedup result (``DedupResult.to_dict()``) as Markdown."""
     summary = result["summary"]
     by_relation = summary["clusters_by_relation"]
@@ -50,7 +53,8 @@ def _value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def write_check(report: dict[str, Any], stream: IO[str]) -> None:
+def write_check(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
+                progress: ProgressCallback | None = None) -> None:
     """A check report as Markdown: the verdict of the policy and each finding, then the matches."""
     summary = report["summary"]
     outcome = {0: "the policy holds", 1: "the policy is violated", 3: "the policy holds, but some files could not be read"}
@@ -64,11 +68,16 @@ def write_check(report: dict[str, Any], stream: IO[str]) -> None:
             stream.write(f"| {_cell(f['path'])} | {f['rule']} | {'**yes**' if f['violation'] else 'no'} "
                          f"| {_cell(f['detail'])} |\n")
         stream.write("\n")
-    write_match(report, stream, heading="## Matches", level="###")
+    _write_results(report, stream, heading="## Matches", level="###")
 
 
-def write_match(report: dict[str, Any], stream: IO[str], *, heading: str = "# Matches", level: str = "##") -> None:
+def write_match(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
+                progress: ProgressCallback | None = None) -> None:
     """A match report (``MatchReport.to_dict()``) as Markdown: a summary table, then one section per query."""
+    _write_results(report, stream, heading="# Matches", level="##")
+
+
+def _write_results(report: dict[str, Any], stream: IO[str], *, heading: str, level: str) -> None:
     summary = report["summary"]
     verdicts = summary["verdicts"]
     stream.write(f"{heading}\n\n")
@@ -109,3 +118,7 @@ def write_match(report: dict[str, Any], stream: IO[str], *, heading: str = "# Ma
             for rejected in result["rejected"]:
                 stream.write(f"- {_cell(rejected.get('reference'))}: {_cell(rejected.get('reason'))}\n")
         stream.write("\n")
+
+
+FORMAT = ReportFormat("md", (".md", ".markdown"), "Markdown",
+                      {"match": write_match, "dedup": write_dedup, "check": write_check}, order=30)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ..decode import DEFAULT_MAX_PIXELS, decode_upright, open_image, pixel_limit, to_rgb
+from ..decode import decode_upright, open_image, pixel_limit, to_rgb
+from ..defaults import DEFAULT_MAX_PIXELS
 
 #: the longer side of a thumbnail, in pixels
 THUMBNAIL_SIDE = 280

@@ -1,6 +1,6 @@
 """What newsrooms and social platforms do to a photo, as functions image → encoded bytes.
 
-Used by ``accuracy.py`` and by the matching tests. Each transform takes an RGB image
+Shared by ``benchmarks/accuracy.py`` and the matching tests. Each transform takes an RGB image
 and a seeded ``random.Random`` and returns the bytes of the file a desk would receive.
 """
 
@@ -12,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
+
+from .files import strip_metadata
 
 Transform = Callable[[Image.Image, random.Random], bytes]
 
@@ -127,24 +129,6 @@ def collage(im: Image.Image, rng: random.Random, others: list[Image.Image] | Non
     return grid
 
 
-def mugshot(subject: Image.Image, wall: Image.Image | None = None) -> Image.Image:
-    """A look-alike maker: ``subject`` in front of a fixed backdrop, as in a detention photo set
-    (a plain wall with height lines, or ``wall``, a textured one), 600x800."""
-    if wall is None:
-        backdrop = Image.new("RGB", (600, 800), (200, 202, 198))
-        draw = ImageDraw.Draw(backdrop)
-        for y in range(40, 800, 50):
-            draw.line([(0, y), (600, y)], fill=(120, 120, 120), width=2)
-    else:
-        backdrop = ImageOps.fit(wall, (600, 800))
-    w, h = 330, 480
-    subject = ImageOps.fit(subject, (w, h))
-    mask = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(mask).ellipse([0, 0, w, int(h * 1.4)], fill=255)
-    backdrop.paste(subject, ((600 - w) // 2, 800 - h), mask)
-    return backdrop
-
-
 def chain(im: Image.Image, rng: random.Random) -> bytes:
     """Crop to 85%, WordPress 960x640 cover, caption banner, JPEG quality 70."""
     step = crop_keep(im, 0.85, rng, centred=False)
@@ -160,32 +144,6 @@ def _small_rotation(im: Image.Image, rng: random.Random) -> Image.Image:
 
 def _as(fn: Callable[[Image.Image, random.Random], Image.Image], **options) -> Transform:
     return lambda im, rng: encode(fn(im, rng), **options)
-
-
-def strip_metadata(data: bytes) -> bytes:
-    """The file without its metadata, byte for byte otherwise: JPEG APP1-APP15 and COM segments,
-    PNG text, time, EXIF and ICC chunks. Other formats are returned unchanged."""
-    if data[:2] == b"\xff\xd8":
-        out, i = bytearray(data[:2]), 2
-        while i + 4 <= len(data) and data[i] == 0xFF:
-            marker = data[i + 1]
-            if marker == 0xDA:  # start of scan: the rest is image data
-                break
-            length = int.from_bytes(data[i + 2:i + 4], "big")
-            if not (0xE1 <= marker <= 0xEF or marker == 0xFE):
-                out += data[i:i + 2 + length]
-            i += 2 + length
-        return bytes(out + data[i:])
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        out, i = bytearray(data[:8]), 8
-        while i + 8 <= len(data):
-            length = int.from_bytes(data[i:i + 4], "big")
-            kind = data[i + 4:i + 8]
-            if kind not in (b"tEXt", b"iTXt", b"zTXt", b"tIME", b"eXIf", b"iCCP"):
-                out += data[i:i + 12 + length]
-            i += 12 + length
-        return bytes(out)
-    return data
 
 
 #: transforms of the file's bytes rather than its pixels

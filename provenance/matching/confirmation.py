@@ -1,0 +1,78 @@
+"""Confirmation glue: a candidate is checked against the whole query, mirrored if need be, and, when
+the reference seems to fill only part of the query (a collage cell, a screenshot), that part up close.
+The geometry itself is ``geometry.py``; the reference's side is read from its file (``ReferenceFeatures``)."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from typing import Callable
+
+from PIL import Image
+
+from ..decode import decode_upright, open_image, pixel_limit, to_rgb
+from ..features import WORK_SIDE, Features, extract, features_of, work_image
+from . import geometry
+
+
+def oriented_image(source: str | bytes, name: str, max_pixels: int,
+                   side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
+    """An image decoded upright in RGB, and its full upright size (``decode_upright``)."""
+    with pixel_limit(max_pixels):
+        upright, full = decode_upright(open_image(source, os.path.basename(name), max_pixels), side)
+        return to_rgb(upright), full
+
+
+class ReferenceFeatures:
+    """Keypoints of reference images, read from their files on demand, a few kept in memory."""
+
+    def __init__(self, max_pixels: int, keep: int = 64) -> None:
+        self.max_pixels = max_pixels
+        self.keep = keep
+        self._cache: OrderedDict[str, Features | None] = OrderedDict()
+
+    def get(self, sha256: str, paths: list[str]) -> Features | None:
+        """The features of the reference with these bytes, from the first of its paths that decodes."""
+        if sha256 in self._cache:
+            self._cache.move_to_end(sha256)
+            return self._cache[sha256]
+        features = None
+        for path in paths:
+            try:
+                image, full = oriented_image(path, path, self.max_pixels, side=WORK_SIDE)
+                features = extract(work_image(image), full)
+                break
+            except Exception:  # noqa: BLE001 - a missing or damaged reference: try its other paths
+                continue
+        self._cache[sha256] = features
+        if len(self._cache) > self.keep:
+            self._cache.popitem(last=False)
+        return features
+
+
+def confirm_candidate(image: Image.Image, features: Features, mirrored: Callable[[], Features],
+                      reference: Features) -> geometry.Confirmation:
+    """Confirm the whole query, mirrored if need be; then, if the reference seems to fill only part
+    of the query (a collage cell, a screenshot), that part seen up close."""
+    outcome = geometry.confirm_any(features, reference, mirrored)
+    if outcome.confirmed:
+        return outcome
+    zoom = zoom_box(outcome.extra.get("matched_box"), image.size)
+    if zoom is None:
+        return outcome
+    closer = geometry.confirm(features_of(image, zoom), reference)
+    return closer if closer.confirmed or closer.inliers > outcome.inliers else outcome
+
+
+def zoom_box(box: list[int] | None, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """``box`` with a margin, when it is a small enough part of the image to be worth a closer look."""
+    if not box:
+        return None
+    width, height = size
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) * 0.1, (y1 - y0) * 0.1
+    x0, y0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    x1, y1 = min(width, int(x1 + mx)), min(height, int(y1 + my))
+    if x1 - x0 < 64 or y1 - y0 < 64 or (x1 - x0) * (y1 - y0) > 0.5 * width * height:
+        return None
+    return x0, y0, x1, y1
