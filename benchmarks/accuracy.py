@@ -32,7 +32,6 @@ from pathlib import Path
 import imagehash
 from PIL import Image, ImageOps
 
-
 from provenance import Index
 from provenance.captions import Query
 from provenance.decode import register_formats
@@ -60,10 +59,16 @@ NEGATIVE_TRANSFORMS = ("jpeg-q75", "wordpress-960x640", "crop-75-offcentre", "mi
 
 #: pairs (reference, query) of different pictures that look alike; relative to the corpus
 LOOKALIKE_PAIRS = (
-    ("packaged-photos/scikit_image/motorcycle_left.png", "packaged-photos/scikit_image/motorcycle_right.png",
-     "stereo pair: the same scene from two viewpoints"),
-    ("exif-samples/jpg/Canon_40D.jpg", "exif-samples/jpg/Canon_40D_photoshop_import.jpg",
-     "documented trap of the corpus"),
+    (
+        "packaged-photos/scikit_image/motorcycle_left.png",
+        "packaged-photos/scikit_image/motorcycle_right.png",
+        "stereo pair: the same scene from two viewpoints",
+    ),
+    (
+        "exif-samples/jpg/Canon_40D.jpg",
+        "exif-samples/jpg/Canon_40D_photoshop_import.jpg",
+        "documented trap of the corpus",
+    ),
     ("pillow-images/hopper.jpg", "packaged-photos/matplotlib/grace_hopper.jpg", "documented trap of the corpus"),
 )
 
@@ -123,7 +128,7 @@ def main() -> None:
     photos = pool()
     rng.shuffle(photos)
     ref_paths = photos[: args.references]
-    distractor_paths = photos[args.references: args.references + args.distractors]
+    distractor_paths = photos[args.references : args.references + args.distractors]
     distractors = [load(p) for p in distractor_paths]
 
     work = Path(tempfile.mkdtemp(prefix="provenance-accuracy-"))
@@ -139,9 +144,12 @@ def main() -> None:
 
     # look-alikes: half of the mugshots on each backdrop are references, the other half queries
     # the subjects appear in no other role: a distractor pasted into a reference would be a real reuse
-    faces = [load(p) for p in photos[args.references + args.distractors:][: args.faces]]
+    faces = [load(p) for p in photos[args.references + args.distractors :][: args.faces]]
     lookalike_queries: list[tuple[str, bytes, str]] = []
-    for wall_name, wall in (("plain wall", None), ("brick wall", load(CORPUS / "packaged-photos/scikit_image/brick.png"))):
+    for wall_name, wall in (
+        ("plain wall", None),
+        ("brick wall", load(CORPUS / "packaged-photos/scikit_image/brick.png")),
+    ):
         shots = [mugshot(face, wall) for face in faces]
         for n, shot in enumerate(shots):
             if n % 2 == 0:
@@ -149,8 +157,13 @@ def main() -> None:
                 (refs_dir / name).write_bytes(encode(shot, "PNG"))
                 references[name] = shot
             else:
-                lookalike_queries.append((f"mugshot on a {wall_name}, another person", encode(shot, quality=80),
-                                          f"mugshot-{wall_name.split()[0]}-{n:02d}"))
+                lookalike_queries.append(
+                    (
+                        f"mugshot on a {wall_name}, another person",
+                        encode(shot, quality=80),
+                        f"mugshot-{wall_name.split()[0]}-{n:02d}",
+                    )
+                )
     for ref, query, why in LOOKALIKE_PAIRS:
         if (CORPUS / ref).exists() and (CORPUS / query).exists():
             name = "lookalike-" + Path(ref).name
@@ -206,8 +219,13 @@ def main() -> None:
     for n, im in enumerate(distractors):
         for transform in NEGATIVE_TRANSFORMS:
             if transform in transforms:
-                run("distractor", transform, None, transforms[transform](im, random.Random(f"d{n}{transform}")),
-                    distractor_paths[n].name)
+                run(
+                    "distractor",
+                    transform,
+                    None,
+                    transforms[transform](im, random.Random(f"d{n}{transform}")),
+                    distractor_paths[n].name,
+                )
     for why, data, label in lookalike_queries:
         run("look-alike", why, None, data, label)
     for name, data, label in second_frames:
@@ -241,8 +259,10 @@ def report(outcomes: list[dict], timings: list[float], index_seconds: float, ref
         totals = [totals[0] + len(rows), totals[1] + ours, totals[2] + base, totals[3] + wrong]
         print(f"{transform:<22} {len(rows):>3} {ours / len(rows):>11.0%} {base / len(rows):>10.0%} {wrong:>10}")
     if totals[0]:
-        print(f"{'all transforms':<22} {totals[0]:>3} {totals[1] / totals[0]:>11.0%} {totals[2] / totals[0]:>10.0%} "
-              f"{totals[3]:>10}")
+        print(
+            f"{'all transforms':<22} {totals[0]:>3} {totals[1] / totals[0]:>11.0%} {totals[2] / totals[0]:>10.0%} "
+            f"{totals[3]:>10}"
+        )
     for kind in ("distractor", "look-alike"):
         rows = [o for o in outcomes if o["kind"] == kind]
         if rows:
@@ -254,10 +274,14 @@ def report(outcomes: list[dict], timings: list[float], index_seconds: float, ref
                     print(f"    provenance claimed {o['label']} ({o['transform']}) is {o['claimed']}")
     for o in outcomes:
         if o["kind"] == "second frame":
-            print(f"second frame (corpus groups it as a near-duplicate; not scored): {o['label']} -> "
-                  f"{o['claimed'] or 'no-match'}")
-    print(f"seconds per query: median {statistics.median(timings):.3f}, "
-          f"p95 {sorted(timings)[int(0.95 * (len(timings) - 1))]:.3f}")
+            print(
+                f"second frame (corpus groups it as a near-duplicate; not scored): {o['label']} -> "
+                f"{o['claimed'] or 'no-match'}"
+            )
+    print(
+        f"seconds per query: median {statistics.median(timings):.3f}, "
+        f"p95 {sorted(timings)[int(0.95 * (len(timings) - 1))]:.3f}"
+    )
     found = defaultdict(int)
     for o in outcomes:
         if o["kind"] == "positive" and o["claimed"] == o["expected"]:

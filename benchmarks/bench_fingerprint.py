@@ -103,17 +103,21 @@ def main() -> None:
         ("(c') provenance --exact-hashes, one process", provenance(0, exact=True)),
     ]
     provenance(0)(every[:3])  # warm imports (scipy, pywt) and caches
-    for title, paths in (("all camera JPEGs", every),
-                         ("photos >= 4 MP", [p for p in every if sizes[p] >= 4]),
-                         ("photos >= 10 MP", [p for p in every if sizes[p] >= 10])):
+    for title, paths in (
+        ("all camera JPEGs", every),
+        ("photos >= 4 MP", [p for p in every if sizes[p] >= 4]),
+        ("photos >= 10 MP", [p for p in every if sizes[p] >= 10]),
+    ):
         megabytes = sum(Path(p).stat().st_size for p in paths) / 1e6
         print(f"\n{title}: {len(paths)} files, {megabytes:.1f} MB, median of {args.repeat} runs")
         results = {name: median_time(function, paths, args.repeat) for name, function in contenders}
         base = results[contenders[0][0]]
         naive_time = results[contenders[1][0]]
         for name, seconds in results.items():
-            print(f"  {name:<46} {seconds * 1000 / len(paths):7.1f} ms/file  "
-                  f"{seconds / base:5.2f}x floor  {naive_time / seconds:5.2f}x faster than naive")
+            print(
+                f"  {name:<46} {seconds * 1000 / len(paths):7.1f} ms/file  "
+                f"{seconds / base:5.2f}x floor  {naive_time / seconds:5.2f}x faster than naive"
+            )
     breakdown([p for p in every if sizes[p] >= 4], args.repeat)
     scaling(every * 4, args.repeat)
     if args.memory:
@@ -167,8 +171,10 @@ def scaling(paths, repeat):
     one = median_time(lambda _: _spin(), None, repeat)
     with multiprocessing.get_context("fork").Pool(2) as workers:
         two = median_time(lambda _: workers.map(_spin, [None, None]), None, repeat)
-    print(f"  jobs=2 / jobs=1: {rates[2] / rates[1]:4.2f}x; this machine runs two CPU-bound processes "
-          f"{2 * one / two:4.2f}x as fast as one")
+    print(
+        f"  jobs=2 / jobs=1: {rates[2] / rates[1]:4.2f}x; this machine runs two CPU-bound processes "
+        f"{2 * one / two:4.2f}x as fast as one"
+    )
 
 
 def _spin(_=None, n=5_000_000):
@@ -188,17 +194,22 @@ def memory(count):
     with tempfile.TemporaryDirectory() as folder:
         paths = _generate(Path(folder), count)
         samples = {}
-        pool = WorkerPool("fingerprint", {"options": FingerprintOptions().to_dict()}, 2,
-                          failed=lambda payload, kind, message: {})
+        pool = WorkerPool(
+            "fingerprint", {"options": FingerprintOptions().to_dict()}, 2, failed=lambda payload, kind, message: {}
+        )
         with pool:
             for index, _record in enumerate(pool.map({"path": p} for p in paths), 1):
                 if index in (count // 10, count):
                     samples[index] = (_rss(os.getpid()), [_rss(w.process.pid) for w in pool.workers])
         (early_parent, early_workers), (late_parent, late_workers) = samples[count // 10], samples[count]
-        print(f"  parent  RSS {early_parent / 1e6:6.1f} MB at {count // 10} files, {late_parent / 1e6:6.1f} MB at {count}"
-              f"  ({late_parent / early_parent:4.2f}x)")
-        print(f"  workers RSS {max(early_workers) / 1e6:6.1f} MB at {count // 10} files, "
-              f"{max(late_workers) / 1e6:6.1f} MB at {count}  ({max(late_workers) / max(early_workers):4.2f}x)")
+        print(
+            f"  parent  RSS {early_parent / 1e6:6.1f} MB at {count // 10} files, {late_parent / 1e6:6.1f} MB at {count}"
+            f"  ({late_parent / early_parent:4.2f}x)"
+        )
+        print(
+            f"  workers RSS {max(early_workers) / 1e6:6.1f} MB at {count // 10} files, "
+            f"{max(late_workers) / 1e6:6.1f} MB at {count}  ({max(late_workers) / max(early_workers):4.2f}x)"
+        )
 
 
 def _generate(folder: Path, count: int) -> list[str]:

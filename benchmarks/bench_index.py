@@ -20,9 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image
-
 from bench_fingerprint import _generate, _rss  # the benchmarks folder is the script's own
+from PIL import Image
 
 from provenance import Index, dedup
 
@@ -33,8 +32,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--memory", type=int, default=0, help="also measure memory over this many generated files")
     parser.add_argument("--dedup", type=int, default=0, help="also time dedup over this many synthetic records")
-    parser.add_argument("--lookalikes", type=float, default=1 / 3,
-                        help="share of the --dedup groups that are look-alikes on one backdrop")
+    parser.add_argument(
+        "--lookalikes",
+        type=float,
+        default=1 / 3,
+        help="share of the --dedup groups that are look-alikes on one backdrop",
+    )
     args = parser.parse_args()
     if args.files:
         reindex(args.files, args.jobs)
@@ -52,17 +55,25 @@ def dedup_scale(count: int, lookalikes: float = 1 / 3) -> None:
     phash = leak_like(count, 1, lookalikes=lookalikes, seed=1)
     pdq = leak_like(count, 4, lookalikes=0, seed=2)  # each group of 4 is close in PDQ; look-alikes are not
     records = [
-        {"path": f"/leak/{n:07d}.jpg", "sha256": f"{n:064x}", "kind": "image", "width": 640, "height": 480,
-         "hashes": {"phash": words_to_hex(phash[n]), "pdq": words_to_hex(pdq[n]), "pdq_quality": 100},
-         "error": None}
+        {
+            "path": f"/leak/{n:07d}.jpg",
+            "sha256": f"{n:064x}",
+            "kind": "image",
+            "width": 640,
+            "height": 480,
+            "hashes": {"phash": words_to_hex(phash[n]), "pdq": words_to_hex(pdq[n]), "pdq_quality": 100},
+            "error": None,
+        }
         for n in range(count)
     ]
     pairs_time, (i, _, _) = timed(lambda: MultiIndexHash(phash, distance=10).pairs(10))
     total, result = timed(lambda: dedup(records))
     print(f"\ndedup of {count} synthetic records (groups of 4, {lookalikes:.0%} of them look-alikes)")
     print(f"  candidate pairs alone (pHash <= 10)  {pairs_time:8.2f} s   1.000   ({len(i)} pairs)")
-    print(f"  dedup, everything                    {total:8.2f} s   {total / pairs_time:.3f}x"
-          f"   ({len(result.clusters)} clusters, {sum(len(c.members) for c in result.clusters)} files in them)")
+    print(
+        f"  dedup, everything                    {total:8.2f} s   {total / pairs_time:.3f}x"
+        f"   ({len(result.clusters)} clusters, {sum(len(c.members) for c in result.clusters)} files in them)"
+    )
 
 
 def timed(function):
@@ -82,7 +93,7 @@ def reindex(count: int, jobs: int) -> None:
             assert summary.added == count, summary
             unchanged, summary = timed(lambda: index.add([leak], jobs=jobs))
             assert summary.unchanged == count, summary
-            for path in paths[:: 100]:  # rewrite 1%: new bytes, new mtime
+            for path in paths[::100]:  # rewrite 1%: new bytes, new mtime
                 Image.open(path).convert("L").save(path, quality=70)
             changed, summary = timed(lambda: index.add([leak], jobs=jobs))
             assert summary.updated == len(paths[::100]), summary
@@ -92,8 +103,10 @@ def reindex(count: int, jobs: int) -> None:
     print(f"  (a) first build                    {first:8.2f} s   1.000")
     print(f"  (b) rerun, nothing changed         {unchanged:8.2f} s   {unchanged / first:.4f} of (a)")
     print(f"  (c) rerun, 1% rewritten            {changed:8.2f} s   {changed / first:.4f} of (a)")
-    print(f"  (d) dedup over the index           {deduplicated:8.2f} s   {deduplicated / first:.4f} of (a)"
-          f"  ({len(result.clusters)} clusters)")
+    print(
+        f"  (d) dedup over the index           {deduplicated:8.2f} s   {deduplicated / first:.4f} of (a)"
+        f"  ({len(result.clusters)} clusters)"
+    )
     print(f"  index file: {size / 1e6:.1f} MB, {size / count:.0f} bytes per file")
 
 
@@ -101,8 +114,13 @@ def memory(count: int, jobs: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         leak = Path(folder) / "leak"
         leak.mkdir()
-        source = Image.open(Path(__file__).resolve().parents[1] / "fixtures" / "leak"
-                            / "23b313574a1e61545db171a23edd73b3.jpg").convert("RGB").resize((320, 240))
+        source = (
+            Image.open(
+                Path(__file__).resolve().parents[1] / "fixtures" / "leak" / "23b313574a1e61545db171a23edd73b3.jpg"
+            )
+            .convert("RGB")
+            .resize((320, 240))
+        )
         for n in range(count):  # tiny distinct files: the per-file overhead is what is measured
             left, top = n % 280, (n // 280) % 200
             source.crop((left, top, left + 40, top + 30)).save(leak / f"{n:06d}.jpg", quality=75)
@@ -110,6 +128,7 @@ def memory(count: int, jobs: int) -> None:
         seen = 0
 
         with Index(Path(folder) / "leak.db") as index:
+
             def progress(_path: str, _status: str) -> None:
                 nonlocal seen
                 seen += 1
@@ -121,8 +140,10 @@ def memory(count: int, jobs: int) -> None:
             elapsed = time.perf_counter() - start
     (early, _), (late, _) = samples[count // 10], samples[count]
     print(f"\nmemory while indexing {count} tiny files, jobs={jobs} ({elapsed:.0f} s, {count / elapsed:.0f} files/s)")
-    print(f"  parent RSS {early / 1e6:6.1f} MB at {count // 10} files, {late / 1e6:6.1f} MB at {count}"
-          f"  ({late / early:4.2f}x)")
+    print(
+        f"  parent RSS {early / 1e6:6.1f} MB at {count // 10} files, {late / 1e6:6.1f} MB at {count}"
+        f"  ({late / early:4.2f}x)"
+    )
 
 
 if __name__ == "__main__":

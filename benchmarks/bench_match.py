@@ -22,8 +22,12 @@ from provenance.search import build_index
 
 
 def fake_features(rng: np.random.Generator, count: int) -> Features:
-    return Features(gray=np.zeros((480, 640), np.uint8), points=np.zeros((count, 2), np.float32),
-                    descriptors=rng.integers(0, 256, (count, 32), dtype=np.uint8), size=(640, 480))
+    return Features(
+        gray=np.zeros((480, 640), np.uint8),
+        points=np.zeros((count, 2), np.float32),
+        descriptors=rng.integers(0, 256, (count, 32), dtype=np.uint8),
+        size=(640, 480),
+    )
 
 
 def main() -> None:
@@ -34,7 +38,9 @@ def main() -> None:
     rng = np.random.default_rng(1)
     queries = [fake_features(rng, FEATURES) for _ in range(args.queries)]
     base: dict[str, float] = {}
-    print(f"{'references':>10} {'keypoint search':>18} {'ratio':>7} {'memory MB':>10} {'pHash search':>14} {'ratio':>7}")
+    print(
+        f"{'references':>10} {'keypoint search':>18} {'ratio':>7} {'memory MB':>10} {'pHash search':>14} {'ratio':>7}"
+    )
     for size in args.sizes:
         search = KeypointSearch.build((f"{n:064x}", [], fake_features(rng, PER_REFERENCE)) for n in range(size))
         memory = search._descriptors.nbytes / 1e6
@@ -54,8 +60,10 @@ def main() -> None:
         phash = statistics.median(hash_times) * 9  # nine variants of a query are looked up
         base.setdefault("k", keypoints)
         base.setdefault("h", phash)
-        print(f"{size:>10} {keypoints * 1000:>15.1f} ms {keypoints / base['k']:>7.2f} {memory:>10.1f} "
-              f"{phash * 1000:>11.2f} ms {phash / base['h']:>7.2f}")
+        print(
+            f"{size:>10} {keypoints * 1000:>15.1f} ms {keypoints / base['k']:>7.2f} {memory:>10.1f} "
+            f"{phash * 1000:>11.2f} ms {phash / base['h']:>7.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 Load time is Chromium's start, load, script and first paint (a screenshot); it includes a
 fixed start-up cost, so its ratio per card falls as the report grows. A real match report of
 the article fixtures against the leak fixtures is repeated to each size; every card gets its
-own query and reference path (hard links, so each thumbnail is really made). Figures are printed as ratios per card to the smallest size in the same run:
+own query and reference path (hard links, so each thumbnail is really made). Figures are printed
+as ratios per card to the smallest size in the same run:
 a ratio near 1 means the report grows linearly.
 """
 
@@ -58,9 +59,19 @@ def load_seconds(page: Path, scratch: Path) -> float | None:
     if CHROMIUM is None:
         return None
     shot = scratch / f"{page.stem}.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--window-size=1280,1600", f"--screenshot={shot}", f"--user-data-dir={scratch / ('profile-' + page.stem)}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1600",
+        f"--screenshot={shot}",
+        f"--user-data-dir={scratch / ('profile-' + page.stem)}",
+    ]
     started = time.perf_counter()
     result = subprocess.run([CHROMIUM, *flags, page.as_uri()], capture_output=True, text=True, timeout=600)
     elapsed = time.perf_counter() - started
@@ -76,8 +87,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-report-") as folder:
         scratch = Path(folder)
         report = base_report(scratch)
-        print(f"{'queries':>8} {'MB':>7} {'KB/card':>8} {'ratio':>6} {'write s':>8} {'ms/card':>8} {'ratio':>6} "
-              f"{'load s':>7} {'ms/card':>8} {'ratio':>6}")
+        print(
+            f"{'queries':>8} {'MB':>7} {'KB/card':>8} {'ratio':>6} {'write s':>8} {'ms/card':>8} {'ratio':>6} "
+            f"{'load s':>7} {'ms/card':>8} {'ratio':>6}"
+        )
         base: dict[str, float] = {}
         for size in args.sizes:
             data = scaled(report, size, scratch)
@@ -92,10 +105,15 @@ def main() -> None:
             if load is not None:
                 per_card["load"] = load * 1000 / size
             base = base or per_card
-            load_text = (f"{load:7.2f} {per_card['load']:8.2f} {per_card['load'] / base['load']:6.2f}"
-                         if load is not None else f"{'(no Chromium)':>23}")
-            print(f"{size:8d} {page.stat().st_size / 1e6:7.1f} {per_card['kb']:8.1f} {per_card['kb'] / base['kb']:6.2f} "
-                  f"{write:8.2f} {per_card['write']:8.2f} {per_card['write'] / base['write']:6.2f} {load_text}")
+            load_text = (
+                f"{load:7.2f} {per_card['load']:8.2f} {per_card['load'] / base['load']:6.2f}"
+                if load is not None
+                else f"{'(no Chromium)':>23}"
+            )
+            print(
+                f"{size:8d} {page.stat().st_size / 1e6:7.1f} {per_card['kb']:8.1f} {per_card['kb'] / base['kb']:6.2f} "
+                f"{write:8.2f} {per_card['write']:8.2f} {per_card['write'] / base['write']:6.2f} {load_text}"
+            )
 
 
 if __name__ == "__main__":

@@ -61,9 +61,16 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",")]
 
-    for label, words, distance in (("pHash (64 bits), distance <= 10", 1, 10), ("PDQ (256 bits), distance <= 31", 4, 31)):
+    for label, words, distance in (
+        ("pHash (64 bits), distance <= 10", 1, 10),
+        ("PDQ (256 bits), distance <= 31", 4, 31),
+    ):
         print(f"\n{label}; {args.queries} queries drawn from the set; median / p95")
-        print(f"{'references':>11} {'blocks':>6} {'build':>8} {'memory':>9} {'brute':>17} {'multi-index':>17} {'speed-up':>9}")
+        header = (
+            f"{'references':>11} {'blocks':>6} {'build':>8} {'memory':>9} {'brute':>17} "
+            f"{'multi-index':>17} {'speed-up':>9}"
+        )
+        print(header)
         for size in sizes:
             if words == 4 and size > 1_000_000:
                 continue  # 10M PDQ hashes: 320 MB of hashes and brute force at 0.25 s a query
@@ -75,9 +82,11 @@ def main() -> None:
             brute = BruteForceIndex(hashes)
             b_med, b_p95 = timed_queries(brute, queries[: max(20, args.queries // 10)], distance)
             m_med, m_p95 = timed_queries(index, queries, distance)
-            print(f"{size:>11,} {index.blocks:>6} {build:>7.2f}s {nbytes(index) / 2**20:>7.0f}MB "
-                  f"{b_med * 1e3:>7.3f}/{b_p95 * 1e3:<7.3f}ms {m_med * 1e3:>7.3f}/{m_p95 * 1e3:<7.3f}ms "
-                  f"{b_med / m_med:>8.1f}x")
+            print(
+                f"{size:>11,} {index.blocks:>6} {build:>7.2f}s {nbytes(index) / 2**20:>7.0f}MB "
+                f"{b_med * 1e3:>7.3f}/{b_p95 * 1e3:<7.3f}ms {m_med * 1e3:>7.3f}/{m_p95 * 1e3:<7.3f}ms "
+                f"{b_med / m_med:>8.1f}x"
+            )
 
     if args.pairs:
         size = int(args.pairs)

@@ -28,11 +28,22 @@ from provenance.decode import register_formats
 from provenance.hashes import distance, pdq_available
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCES = {"phash": imagehash.phash, "dhash": imagehash.dhash, "ahash": imagehash.average_hash,
-              "whash": imagehash.whash, "colorhash": imagehash.colorhash}
-SOURCES = ["heif/heif_special/200MP.heic", "heif/heif_other/cat.hif", "heif/heif_other/pug.heic",
-           "heif/heif_other/arrow.heic", "exif-samples/heic/mobile/HMD_Nokia_8.3_5G.heif",
-           "exif-samples/heic/mobile/iphone_13_pro_max.heic", "heif/heif_special/xiaomi.heic"]
+REFERENCES = {
+    "phash": imagehash.phash,
+    "dhash": imagehash.dhash,
+    "ahash": imagehash.average_hash,
+    "whash": imagehash.whash,
+    "colorhash": imagehash.colorhash,
+}
+SOURCES = [
+    "heif/heif_special/200MP.heic",
+    "heif/heif_other/cat.hif",
+    "heif/heif_other/pug.heic",
+    "heif/heif_other/arrow.heic",
+    "exif-samples/heic/mobile/HMD_Nokia_8.3_5G.heif",
+    "exif-samples/heic/mobile/iphone_13_pro_max.heic",
+    "heif/heif_special/xiaomi.heic",
+]
 
 
 def camera_jpegs(corpus: Path, count: int, folder: Path) -> list[Path]:
@@ -49,7 +60,8 @@ def camera_jpegs(corpus: Path, count: int, folder: Path) -> list[Path]:
         x, y = random.randint(0, photo.width - width), random.randint(0, photo.height - height)
         path = folder / f"camera-{n:03d}.jpg"
         photo.crop((x, y, x + width, y + height)).save(
-            path, quality=random.choice([75, 85, 92, 95]), subsampling=random.choice([0, 1, 2]))
+            path, quality=random.choice([75, 85, 92, 95]), subsampling=random.choice([0, 1, 2])
+        )
         paths.append(path)
     return paths
 
@@ -75,7 +87,10 @@ def report(title: str, paths: list[Path]) -> None:
     expected = {p: reference(p) for p in paths}
     paths = [p for p in paths if expected[p]]
     print(f"\n{title}: {len(paths)} images")
-    for label, options in (("default", FingerprintOptions()), ("--exact-hashes", FingerprintOptions(exact_hashes=True))):
+    for label, options in (
+        ("default", FingerprintOptions()),
+        ("--exact-hashes", FingerprintOptions(exact_hashes=True)),
+    ):
         gaps: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         for record in fingerprint_many([str(p) for p in paths], jobs=2, options=options):
             for name, theirs in expected[Path(record.path)].items():
@@ -100,7 +115,9 @@ def main() -> None:
     every = sorted(p for p in args.corpus.rglob("*") if p.is_file() and not p.name.startswith("_"))
     report("corpus images imagehash can hash", every)
     with tempfile.TemporaryDirectory() as folder:
-        report("camera-size JPEGs cut from the corpus's large photos", camera_jpegs(args.corpus, args.camera, Path(folder)))
+        report(
+            "camera-size JPEGs cut from the corpus's large photos", camera_jpegs(args.corpus, args.camera, Path(folder))
+        )
 
 
 if __name__ == "__main__":

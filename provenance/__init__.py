@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from .captions import Query
-    from .dedup import DedupOptions, DedupResult, dedup
-    from .errors import ProvenanceError
-    from .fingerprint import SCHEMA, Fingerprint, FingerprintOptions, fingerprint
-    from .hashes import Hash, HashKind
-    from .index import Index
-    from .matching import MatchOptions, MatchReport, match
-    from .workers import fingerprint_many
+    from .captions import Query  # noqa: F401
+    from .dedup import DedupOptions, DedupResult, dedup  # noqa: F401
+    from .errors import ProvenanceError  # noqa: F401
+    from .fingerprint import SCHEMA, Fingerprint, FingerprintOptions, fingerprint  # noqa: F401
+    from .hashes import Hash, HashKind  # noqa: F401
+    from .index import Index  # noqa: F401
+    from .matching import MatchOptions, MatchReport, match  # noqa: F401
+    from .workers import fingerprint_many  # noqa: F401
 
 #: public name → the module that defines it
 _PUBLIC = {

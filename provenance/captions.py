@@ -12,8 +12,9 @@ import json
 import os
 import re
 import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 
 from .digests import name_digest_algorithm
 from .errors import InputListError, ProvenanceError
@@ -112,8 +113,14 @@ def _clean(text: str | None) -> str | None:
 def from_name(path: str, **fields: Any) -> Query:
     """A query for ``path`` with what its file name says (caption only as a last resort)."""
     parts = parse_name(path)
-    return Query(path=path, caption=parts.caption, caption_source="filename" if parts.caption else None,
-                 declared_size=parts.declared_size, name_counter=parts.counter, **fields)
+    return Query(
+        path=path,
+        caption=parts.caption,
+        caption_source="filename" if parts.caption else None,
+        declared_size=parts.declared_size,
+        name_counter=parts.counter,
+        **fields,
+    )
 
 
 def apply_embedded(query: Query, metadata: Mapping[str, Any] | None) -> None:
@@ -128,6 +135,7 @@ def apply_embedded(query: Query, metadata: Mapping[str, Any] | None) -> None:
 
 
 # -- paths inside a root -------------------------------------------------------------------------
+
 
 def resolve_inside(root: str, reference: str) -> tuple[str | None, str | None]:
     """The file a relative reference (URL-encoded ``src`` or manifest path) names inside ``root``.
@@ -166,6 +174,7 @@ def _located(root: str, listed_in: str, reference: str, **fields: Any) -> Query:
 
 
 # -- where queries come from ---------------------------------------------------------------------
+
 
 class QuerySource(Protocol):
     """A kind of document that lists query images and their captions (a saved page, a manifest).
@@ -211,6 +220,14 @@ def _largest_candidate(srcset: str) -> str | None:
     return best[1] if best else None
 
 
+def _attribute(tag: Any, name: str) -> str | None:
+    """An attribute of a tag as text (Beautiful Soup gives lists for multi-valued attributes)."""
+    value = tag.get(name)
+    if value is None:
+        return None
+    return " ".join(value) if isinstance(value, list) else str(value)
+
+
 class HtmlPages:
     """Every ``<img>`` of a saved page, with its ``<figcaption>``, else ``alt``, else ``title``, as caption."""
 
@@ -229,13 +246,19 @@ class HtmlPages:
         root = os.path.dirname(os.path.abspath(location))
         queries = []
         for img in soup.find_all("img"):
-            reference = _largest_candidate(str(img.get("srcset") or img.get("data-srcset") or "")) \
-                or img.get("src") or img.get("data-src")
+            reference = (
+                _largest_candidate(str(img.get("srcset") or img.get("data-srcset") or ""))
+                or img.get("src")
+                or img.get("data-src")
+            )
             caption, source = None, None
             figure = img.find_parent("figure")
             figcaption = figure.find("figcaption") if figure is not None else None
-            for text_, where in ((figcaption.get_text(" ") if figcaption else None, "html:figcaption"),
-                                 (img.get("alt"), "html:alt"), (img.get("title"), "html:title")):
+            for text_, where in (
+                (figcaption.get_text(" ") if figcaption else None, "html:figcaption"),
+                (_attribute(img, "alt"), "html:alt"),
+                (_attribute(img, "title"), "html:title"),
+            ):
                 if _clean(text_):
                     caption, source = _clean(text_), where
                     break
@@ -323,8 +346,13 @@ class Gathered:
     walk_errors: list[WalkError]
 
 
-def gather_queries(paths: Iterable[str] = (), listings: Mapping[str, Iterable[str]] | None = None, *,
-                   follow_symlinks: bool = False, include_hidden: bool = False) -> Gathered:
+def gather_queries(
+    paths: Iterable[str] = (),
+    listings: Mapping[str, Iterable[str]] | None = None,
+    *,
+    follow_symlinks: bool = False,
+    include_hidden: bool = False,
+) -> Gathered:
     """Every query of a run: each document's (``listings``: source name → documents, in
     ``QUERY_SOURCES`` order), then the files under ``paths``."""
     listings = listings or {}

@@ -11,12 +11,14 @@ import contextlib
 import dataclasses
 import fnmatch
 import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from . import runinfo
 from .captions import Query, gather_queries
 from .dedup import dedup
+from .defaults import DEFAULT_TIMEOUT
 from .errors import ExitCode
 from .files import WalkError
 from .index import Index
@@ -25,7 +27,6 @@ from .matching.batch import iter_match, query_inputs
 from .matching.records import VERDICTS, QueryResult
 from .policy import Policy
 from .rules import FileFacts, evaluate
-from .defaults import DEFAULT_TIMEOUT
 
 SCHEMA = "provenance/check-1"
 
@@ -126,11 +127,21 @@ def split_ignored(queries: Iterable[Query], roots: Iterable[str], policy: Policy
     return checked, left_out
 
 
-def check(paths: Iterable[str], index: Index, policy: Policy | None = None, *,
-          listings: Mapping[str, Iterable[str]] | None = None, follow_symlinks: bool = False,
-          include_hidden: bool = False, jobs: int = 1, timeout: float | None = DEFAULT_TIMEOUT,
-          update_index: bool = False, progress: Callable[[QueryResult], None] | None = None,
-          against: str | None = None, debug: bool = False) -> CheckReport:
+def check(
+    paths: Iterable[str],
+    index: Index,
+    policy: Policy | None = None,
+    *,
+    listings: Mapping[str, Iterable[str]] | None = None,
+    follow_symlinks: bool = False,
+    include_hidden: bool = False,
+    jobs: int = 1,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    update_index: bool = False,
+    progress: Callable[[QueryResult], None] | None = None,
+    against: str | None = None,
+    debug: bool = False,
+) -> CheckReport:
     """Check the files under ``paths`` and the queries of ``listings`` (saved pages and manifests,
     as ``captions.gather_queries`` takes them) against ``index`` by ``policy``.
 
@@ -141,18 +152,37 @@ def check(paths: Iterable[str], index: Index, policy: Policy | None = None, *,
     """
     paths = list(paths)
     gathered = gather_queries(paths, listings, follow_symlinks=follow_symlinks, include_hidden=include_hidden)
-    report = check_queries(gathered.queries, index, policy, roots=paths, walk_errors=gathered.walk_errors,
-                           jobs=jobs, timeout=timeout, progress=progress, against=against, debug=debug)
+    report = check_queries(
+        gathered.queries,
+        index,
+        policy,
+        roots=paths,
+        walk_errors=gathered.walk_errors,
+        jobs=jobs,
+        timeout=timeout,
+        progress=progress,
+        against=against,
+        debug=debug,
+    )
     if update_index:
         with index_update(index, report):
             pass
     return report
 
 
-def check_queries(queries: Iterable[Query], index: Index, policy: Policy | None = None, *,
-                  roots: Iterable[str] = (), walk_errors: Iterable[WalkError] = (), jobs: int = 1,
-                  timeout: float | None = DEFAULT_TIMEOUT, progress: Callable[[QueryResult], None] | None = None,
-                  against: str | None = None, debug: bool = False) -> CheckReport:
+def check_queries(
+    queries: Iterable[Query],
+    index: Index,
+    policy: Policy | None = None,
+    *,
+    roots: Iterable[str] = (),
+    walk_errors: Iterable[WalkError] = (),
+    jobs: int = 1,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    progress: Callable[[QueryResult], None] | None = None,
+    against: str | None = None,
+    debug: bool = False,
+) -> CheckReport:
     """Check queries already gathered; ``roots`` are the folders and files the user named."""
     policy = policy or Policy()
     started = runinfo.now()
@@ -169,19 +199,38 @@ def check_queries(queries: Iterable[Query], index: Index, policy: Policy | None 
             progress(result)
     records = [r.fingerprint for r in results if r.fingerprint]
     in_drop = dedup(records, policy.dedup).to_dict()
-    copies = {m["path"]: (cluster["original"], m["relation"]) for cluster in in_drop["clusters"]
-              for m in cluster["members"] if m["role"] == "copy"}
-    findings = [Finding(r.query.path, rule, detail, rule in policy.fail_on)
-                for r in results
-                for rule, detail in evaluate(FileFacts(r.query.path, r, r.fingerprint, copies, policy))]
+    copies = {
+        m["path"]: (cluster["original"], m["relation"])
+        for cluster in in_drop["clusters"]
+        for m in cluster["members"]
+        if m["role"] == "copy"
+    }
+    findings = [
+        Finding(r.query.path, rule, detail, rule in policy.fail_on)
+        for r in results
+        for rule, detail in evaluate(FileFacts(r.query.path, r, r.fingerprint, copies, policy))
+    ]
     findings += [Finding(e.path, "unreadable", e.message, "unreadable" in policy.fail_on) for e in walk_errors]
     run = runinfo.run_block(
-        started=started, index=index_facts,
-        parameters={"policy": policy.to_dict(), "match": options.to_dict(), "dedup": policy.dedup.to_dict(),
-                    "paths": roots, "detections_off": policy.disabled_detections()},
-        inputs=query_inputs(results, role="file"))
-    return CheckReport(policy, results, findings, left_out, run,
-                       walk_errors=[{"path": e.path, "message": e.message} for e in walk_errors])
+        started=started,
+        index=index_facts,
+        parameters={
+            "policy": policy.to_dict(),
+            "match": options.to_dict(),
+            "dedup": policy.dedup.to_dict(),
+            "paths": roots,
+            "detections_off": policy.disabled_detections(),
+        },
+        inputs=query_inputs(results, role="file"),
+    )
+    return CheckReport(
+        policy,
+        results,
+        findings,
+        left_out,
+        run,
+        walk_errors=[{"path": e.path, "message": e.message} for e in walk_errors],
+    )
 
 
 @contextlib.contextmanager

@@ -13,7 +13,8 @@ import contextlib
 import json
 import os
 import sys
-from typing import Any, Callable, Iterator, NoReturn
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
 import click
 
@@ -23,9 +24,19 @@ from .errors import ExitCode, ProvenanceError
 from .rules import rule_names
 
 #: the libraries ``--version`` names
-_LIBRARIES = ("pillow", "pillow-heif", "imagehash", "exifread", "click", "tqdm", "opencv-python-headless",
-              "faiss-cpu", "beautifulsoup4", "jinja2", "numba")
-
+_LIBRARIES = (
+    "pillow",
+    "pillow-heif",
+    "imagehash",
+    "exifread",
+    "click",
+    "tqdm",
+    "opencv-python-headless",
+    "faiss-cpu",
+    "beautifulsoup4",
+    "jinja2",
+    "numba",
+)
 
 
 def version_text() -> str:
@@ -83,8 +94,15 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
-              help="Show the version and which optional parts are installed, then exit.")
+@click.option(
+    "-V",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and which optional parts are installed, then exit.",
+)
 def main() -> None:
     """Image provenance and deduplication for leaked photo sets."""
 
@@ -109,10 +127,21 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
 
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
-debug_option = click.option("--debug", is_flag=True, callback=_set_debug, is_eager=True,
-                            help="Show tracebacks, and decoder and worker messages, on stderr.")
-db_option = click.option("--db", "db", required=True, envvar="PROVENANCE_DB", type=click.Path(dir_okay=False),
-                         help="The index file (SQLite) [env: PROVENANCE_DB].")
+debug_option = click.option(
+    "--debug",
+    is_flag=True,
+    callback=_set_debug,
+    is_eager=True,
+    help="Show tracebacks, and decoder and worker messages, on stderr.",
+)
+db_option = click.option(
+    "--db",
+    "db",
+    required=True,
+    envvar="PROVENANCE_DB",
+    type=click.Path(dir_okay=False),
+    help="The index file (SQLite) [env: PROVENANCE_DB].",
+)
 
 
 def walk_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -126,11 +155,20 @@ def walk_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def reading_options(what: str) -> Decorator:
     """``-j``, ``--timeout``, ``--follow-symlinks`` and ``--all`` for a command whose workers read ``what``."""
     return _options(
-        click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
-                     help=f"Worker processes that read {what} [default: one per CPU]; 0 works in this process, "
-                          "unprotected."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
-                     show_default=True, help="Seconds one file may take before it is given up as an error."),
+        click.option(
+            "-j",
+            "--jobs",
+            type=click.IntRange(min=0),
+            default=None,
+            help=f"Worker processes that read {what} [default: one per CPU]; 0 works in this process, unprotected.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=DEFAULT_TIMEOUT,
+            show_default=True,
+            help="Seconds one file may take before it is given up as an error.",
+        ),
         walk_options,
     )
 
@@ -142,11 +180,16 @@ def report_options(kind: str, rows: str) -> Decorator:
     formats = report_formats()
     described = ", ".join(f.description.replace("KIND", kind).replace("ROWS", rows) for f in formats.values())
     return _options(
-        click.option("-f", "--format", "fmt", type=click.Choice(list(formats)), default=None,
-                     help=f"{described}."),
-        click.option("-o", "--output", "outputs", multiple=True, type=click.Path(dir_okay=False, allow_dash=True),
-                     help="Write the report to FILE instead of stdout; repeat for several formats "
-                          "(-o report.html -o report.json: the format comes from the extension)."),
+        click.option("-f", "--format", "fmt", type=click.Choice(list(formats)), default=None, help=f"{described}."),
+        click.option(
+            "-o",
+            "--output",
+            "outputs",
+            multiple=True,
+            type=click.Path(dir_okay=False, allow_dash=True),
+            help="Write the report to FILE instead of stdout; repeat for several formats "
+            "(-o report.html -o report.json: the format comes from the extension).",
+        ),
     )
 
 
@@ -154,31 +197,38 @@ def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The query files and folders, and one option per document kind that lists queries (--html, --manifest)."""
     from .captions import QUERY_SOURCES
 
-    sources = [click.option(f"--{s.name}", f"listing_{s.name}", multiple=True, metavar=s.metavar,
-                            type=click.Path(exists=True, dir_okay=False, path_type=str), help=s.help)
-               for s in QUERY_SOURCES.values()]
+    sources = [
+        click.option(
+            f"--{s.name}",
+            f"listing_{s.name}",
+            multiple=True,
+            metavar=s.metavar,
+            type=click.Path(exists=True, dir_okay=False, path_type=str),
+            help=s.help,
+        )
+        for s in QUERY_SOURCES.values()
+    ]
     return _options(click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=str)), *sources)(command)
 
 
 def _listings(options: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     """The documents given to the query-source options, by source name."""
-    return {name[len("listing_"):]: value for name, value in options.items() if name.startswith("listing_")}
+    return {name[len("listing_") :]: value for name, value in options.items() if name.startswith("listing_")}
 
 
 def _progress(total: int | None, quiet: bool, unit: str = "file") -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=unit, disable=quiet or not sys.stderr.isatty(), file=sys.stderr,
-                dynamic_ncols=True)
+    return tqdm(total=total, unit=unit, disable=quiet or not sys.stderr.isatty(), file=sys.stderr, dynamic_ncols=True)
 
 
-def _count_files(paths: tuple[str, ...], quiet: bool, **walk: bool) -> int | None:
+def _count_files(paths: tuple[str, ...], quiet: bool, *, follow_symlinks: bool, include_hidden: bool) -> int | None:
     """A cheap listing pass so a progress bar can show a total; skipped when no bar is shown."""
     if quiet or not sys.stderr.isatty():
         return None
     from .files import iter_files
 
-    return sum(1 for _ in iter_files(paths, **walk))
+    return sum(1 for _ in iter_files(paths, follow_symlinks=follow_symlinks, include_hidden=include_hidden))
 
 
 def _jobs(jobs: int | None) -> int:
@@ -200,8 +250,9 @@ def _report_targets(outputs: tuple[str, ...], fmt: str | None) -> list[tuple[str
     return targets
 
 
-def _write_reports(kind: str, report: dict[str, Any], targets: list[tuple[str, str]], quiet: bool,
-                   base: str | None = None) -> None:
+def _write_reports(
+    kind: str, report: dict[str, Any], targets: list[tuple[str, str]], quiet: bool, base: str | None = None
+) -> None:
     """Write ``report`` to every target; HTML shows a progress bar while it makes thumbnails."""
     from .output import output
     from .report import write_report
@@ -215,30 +266,62 @@ def _write_reports(kind: str, report: dict[str, Any], targets: list[tuple[str, s
 
 # -- commands --------------------------------------------------------------------------------------
 
+
 def _record_format_option(command: Callable[..., Any]) -> Callable[..., Any]:
     from .report import record_formats
 
     formats = record_formats()
-    return click.option("-f", "--format", "fmt", type=click.Choice(list(formats)), default=next(iter(formats)),
-                        show_default=True, help=", or ".join(f.description for f in formats.values()) + ".")(command)
+    return click.option(
+        "-f",
+        "--format",
+        "fmt",
+        type=click.Choice(list(formats)),
+        default=next(iter(formats)),
+        show_default=True,
+        help=", or ".join(f.description for f in formats.values()) + ".",
+    )(command)
 
 
 @main.command("fingerprint")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
-@click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write records to FILE instead of stdout (written whole when the run ends).")
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write records to FILE instead of stdout (written whole when the run ends).",
+)
 @_record_format_option
 @click.option("--details", is_flag=True, help="Add `exif`: every EXIF tag, MakerNotes included.")
 @reading_options("the files")
-@click.option("--exact-hashes", is_flag=True,
-              help="Decode JPEGs in full so pHash/dHash/aHash are bit-identical to imagehash (slower).")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
-              help="Refuse images declaring more pixels than this (decompression bombs).")
+@click.option(
+    "--exact-hashes",
+    is_flag=True,
+    help="Decode JPEGs in full so pHash/dHash/aHash are bit-identical to imagehash (slower).",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    help="Refuse images declaring more pixels than this (decompression bombs).",
+)
 @quiet_option
 @debug_option
-def fingerprint_command(paths: tuple[str, ...], output: str, fmt: str, details: bool, jobs: int | None,
-                        timeout: float, follow_symlinks: bool, include_hidden: bool, exact_hashes: bool,
-                        max_pixels: int, quiet: bool, debug: bool) -> None:
+def fingerprint_command(
+    paths: tuple[str, ...],
+    output: str,
+    fmt: str,
+    details: bool,
+    jobs: int | None,
+    timeout: float,
+    follow_symlinks: bool,
+    include_hidden: bool,
+    exact_hashes: bool,
+    max_pixels: int,
+    quiet: bool,
+    debug: bool,
+) -> None:
     """Fingerprint files and folders: digests, image-data digest, perceptual hashes, metadata.
 
     One record per file, in a stable order (folders walked recursively, sorted by
@@ -259,14 +342,15 @@ def fingerprint_command(paths: tuple[str, ...], output: str, fmt: str, details: 
 
     check_output(output)
     options = FingerprintOptions(details=details, max_pixels=max_pixels, exact_hashes=exact_hashes)
-    walk = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
+    walk: dict[str, Any] = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
     stats = WalkStats()
     count = failed = 0
     click.get_current_context().meta["provenance.interrupted"] = "; no output written"
     with open_output(output) as stream, _progress(_count_files(paths, quiet, **walk), quiet) as bar:
         writer = writer_for(fmt, stream)
-        for record in fingerprint_many(iter_files(paths, stats=stats, **walk), jobs=_jobs(jobs), options=options,
-                                       timeout=timeout, debug=debug):
+        for record in fingerprint_many(
+            iter_files(paths, stats=stats, **walk), jobs=_jobs(jobs), options=options, timeout=timeout, debug=debug
+        ):
             writer.write(record.to_dict())
             count += 1
             failed += record.error is not None
@@ -289,24 +373,56 @@ def fingerprint_command(paths: tuple[str, ...], output: str, fmt: str, details: 
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=str))
 @db_option
 @click.option("--prune", is_flag=True, help="Forget indexed files that no longer exist (missing roots are kept).")
-@click.option("--reroot", nargs=2, metavar="OLD NEW", default=None,
-              help="The folder indexed as OLD now lives at NEW (a moved leak); nothing is re-read.")
+@click.option(
+    "--reroot",
+    nargs=2,
+    metavar="OLD NEW",
+    default=None,
+    help="The folder indexed as OLD now lives at NEW (a moved leak); nothing is re-read.",
+)
 @click.option("--retry-errors", is_flag=True, help="Read again unchanged files that failed last time.")
 @reading_options("the files")
-@click.option("--details", is_flag=True, default=None,
-              help="Store every EXIF tag too (fixed when the index is created).")
-@click.option("--exact-hashes", is_flag=True, default=None,
-              help="Full JPEG decoding for imagehash-identical hashes (fixed when the index is created).")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
-              help=f"Decompression-bomb limit [default: {DEFAULT_MAX_PIXELS}] (fixed when the index is created).")
+@click.option(
+    "--details", is_flag=True, default=None, help="Store every EXIF tag too (fixed when the index is created)."
+)
+@click.option(
+    "--exact-hashes",
+    is_flag=True,
+    default=None,
+    help="Full JPEG decoding for imagehash-identical hashes (fixed when the index is created).",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Decompression-bomb limit [default: {DEFAULT_MAX_PIXELS}] (fixed when the index is created).",
+)
 @quiet_option
 @debug_option
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, hidden=True,
-              help="Files per committed transaction (tests use small batches).")
-def index_command(paths: tuple[str, ...], db: str, prune: bool, reroot: tuple[str, str] | None,
-                  retry_errors: bool, jobs: int | None, timeout: float, follow_symlinks: bool, include_hidden: bool,
-                  details: bool | None, exact_hashes: bool | None, max_pixels: int | None, quiet: bool,
-                  debug: bool, batch_size: int) -> None:
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=256,
+    hidden=True,
+    help="Files per committed transaction (tests use small batches).",
+)
+def index_command(
+    paths: tuple[str, ...],
+    db: str,
+    prune: bool,
+    reroot: tuple[str, str] | None,
+    retry_errors: bool,
+    jobs: int | None,
+    timeout: float,
+    follow_symlinks: bool,
+    include_hidden: bool,
+    details: bool | None,
+    exact_hashes: bool | None,
+    max_pixels: int | None,
+    quiet: bool,
+    debug: bool,
+    batch_size: int,
+) -> None:
     """Add files and folders to an index; a rerun reads only new and changed files.
 
     Files whose path, size and mtime are unchanged are skipped. Work is committed in
@@ -328,8 +444,9 @@ def index_command(paths: tuple[str, ...], db: str, prune: bool, reroot: tuple[st
         raise click.UsageError("give folders or files to index, --prune, or --reroot OLD NEW")
     options = None
     if details is not None or exact_hashes is not None or max_pixels is not None:
-        options = FingerprintOptions(details=bool(details), exact_hashes=bool(exact_hashes),
-                                     max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+        options = FingerprintOptions(
+            details=bool(details), exact_hashes=bool(exact_hashes), max_pixels=max_pixels or DEFAULT_MAX_PIXELS
+        )
     summary = None
     with Index(db, create=True, options=options) as index:
         if reroot:
@@ -337,22 +454,34 @@ def index_command(paths: tuple[str, ...], db: str, prune: bool, reroot: tuple[st
             if not quiet:
                 click.echo(f"provenance: {printable(reroot[0])} re-rooted to {printable(reroot[1])}", err=True)
         if paths:
-            walk = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
+            walk: dict[str, Any] = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
             click.get_current_context().meta["provenance.interrupted"] = "; what was committed is kept, rerun to finish"
             with _progress(_count_files(paths, quiet, **walk), quiet) as bar:
-                summary = index.add(paths, jobs=jobs, retry_errors=retry_errors, timeout=timeout,
-                                    batch_size=batch_size, progress=lambda _path, _status: bar.update(1),
-                                    debug=debug, **walk)
+                summary = index.add(
+                    paths,
+                    jobs=jobs,
+                    retry_errors=retry_errors,
+                    timeout=timeout,
+                    batch_size=batch_size,
+                    progress=lambda _path, _status: bar.update(1),
+                    debug=debug,
+                    **walk,
+                )
         if prune:
             pruned = index.prune()
             if not quiet:
                 click.echo(f"provenance: pruned {len(pruned.removed)} files that no longer exist", err=True)
                 for root in pruned.missing_roots:
-                    click.echo(f"provenance: root {printable(root)} is missing; its files were kept "
-                               "(--reroot OLD NEW)", err=True)
+                    click.echo(
+                        f"provenance: root {printable(root)} is missing; its files were kept (--reroot OLD NEW)",
+                        err=True,
+                    )
     if summary is not None and not quiet:
-        click.echo(f"provenance: {summary.seen} files: {summary.added} added, {summary.updated} updated, "
-                   f"{summary.unchanged} unchanged, {summary.failed} failed", err=True)
+        click.echo(
+            f"provenance: {summary.seen} files: {summary.added} added, {summary.updated} updated, "
+            f"{summary.unchanged} unchanged, {summary.failed} failed",
+            err=True,
+        )
         for path, kind, message in summary.errors[:20]:
             click.echo(f"  {printable(path)}: {kind}: {printable(message)}", err=True)
         if len(summary.errors) > 20:
@@ -364,8 +493,12 @@ def index_command(paths: tuple[str, ...], db: str, prune: bool, reroot: tuple[st
 @click.argument("queries", nargs=-1, required=True)
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="JSON (one object per query, in a list) instead of text.")
-@click.option("--distance", type=click.IntRange(min=0), default=None,
-              help="Near-match radius in bits for every hash [default: each kind's own: pHash 10, PDQ 31].")
+@click.option(
+    "--distance",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Near-match radius in bits for every hash [default: each kind's own: pHash 10, PDQ 31].",
+)
 @debug_option
 def lookup_command(queries: tuple[str, ...], db: str, as_json: bool, distance: int | None, debug: bool) -> None:
     """Look up digests, perceptual hashes or files in an index.
@@ -418,22 +551,41 @@ def _dedup_settings(command: Callable[..., Any]) -> Callable[..., Any]:
     from .dedup import DedupOptions
     from .settings import click_option
 
-    return _options(click_option(DedupOptions, "phash_distance", "--phash-distance"),
-                    click_option(DedupOptions, "pdq_distance", "--pdq-distance"))(command)
+    return _options(
+        click_option(DedupOptions, "phash_distance", "--phash-distance"),
+        click_option(DedupOptions, "pdq_distance", "--pdq-distance"),
+    )(command)
 
 
 @main.command("dedup")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=str))
-@click.option("--db", "db", default=None, envvar="PROVENANCE_DB", type=click.Path(dir_okay=False),
-              help="Deduplicate an index instead of folders [env: PROVENANCE_DB].")
+@click.option(
+    "--db",
+    "db",
+    default=None,
+    envvar="PROVENANCE_DB",
+    type=click.Path(dir_okay=False),
+    help="Deduplicate an index instead of folders [env: PROVENANCE_DB].",
+)
 @report_options("dedup", "one row per file")
 @_dedup_settings
 @reading_options("the files of folders")
 @quiet_option
 @debug_option
-def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str | None, outputs: tuple[str, ...],
-                  phash_distance: int, pdq_distance: int, jobs: int | None, timeout: float, follow_symlinks: bool,
-                  include_hidden: bool, quiet: bool, debug: bool) -> None:
+def dedup_command(
+    paths: tuple[str, ...],
+    db: str | None,
+    fmt: str | None,
+    outputs: tuple[str, ...],
+    phash_distance: int,
+    pdq_distance: int,
+    jobs: int | None,
+    timeout: float,
+    follow_symlinks: bool,
+    include_hidden: bool,
+    quiet: bool,
+    debug: bool,
+) -> None:
     """Group the files of folders (or of an index) into exact, metadata-only and near-duplicate clusters.
 
     Each cluster names its likely original and why. Near-duplicate clusters are
@@ -458,11 +610,13 @@ def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str | None, outpu
         with Index(db, create=False, writable=False) as index:
             result = dedup(index.records(), options, index=index)
     else:
-        walk = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
+        walk: dict[str, Any] = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
         with _progress(_count_files(paths, quiet, **walk), quiet) as bar:
+
             def records() -> Iterator[Any]:
-                for record in fingerprint_many(iter_files(paths, **walk), jobs=_jobs(jobs), timeout=timeout,
-                                               debug=debug):
+                for record in fingerprint_many(
+                    iter_files(paths, **walk), jobs=_jobs(jobs), timeout=timeout, debug=debug
+                ):
                     bar.update(1)
                     yield record
 
@@ -471,8 +625,10 @@ def dedup_command(paths: tuple[str, ...], db: str | None, fmt: str | None, outpu
     _write_reports("dedup", report, targets, quiet)
     if not quiet:
         s = report["summary"]
-        click.echo(f"provenance: {s['files']} files, {s['clusters']} clusters, {s['copies']} copies, "
-                   f"{s['errors']} errors", err=True)
+        click.echo(
+            f"provenance: {s['files']} files, {s['clusters']} clusters, {s['copies']} copies, {s['errors']} errors",
+            err=True,
+        )
     sys.exit(ExitCode.SOME_FAILED if report["errors"] else ExitCode.OK)
 
 
@@ -487,8 +643,9 @@ def _match_settings(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def _gather(paths: tuple[str, ...], listings: dict[str, tuple[str, ...]], follow_symlinks: bool,
-            include_hidden: bool) -> Any:
+def _gather(
+    paths: tuple[str, ...], listings: dict[str, tuple[str, ...]], follow_symlinks: bool, include_hidden: bool
+) -> Any:
     from .captions import gather_queries
 
     if not paths and not any(listings.values()):
@@ -501,16 +658,33 @@ def _gather(paths: tuple[str, ...], listings: dict[str, tuple[str, ...]], follow
 
 @main.command("match")
 @query_options
-@click.option("--against", required=True, envvar="PROVENANCE_DB", type=click.Path(exists=True, path_type=str),
-              help="The references: an index file, or a folder (indexed on the fly) [env: PROVENANCE_DB].")
+@click.option(
+    "--against",
+    required=True,
+    envvar="PROVENANCE_DB",
+    type=click.Path(exists=True, path_type=str),
+    help="The references: an index file, or a folder (indexed on the fly) [env: PROVENANCE_DB].",
+)
 @report_options("match", "one row per query")
 @_match_settings
 @reading_options("the queries (and a reference folder)")
 @quiet_option
 @debug_option
-def match_command(paths: tuple[str, ...], against: str, fmt: str | None, outputs: tuple[str, ...],
-                  max_candidates: int, no_keypoint_search: bool, jobs: int | None, timeout: float,
-                  follow_symlinks: bool, include_hidden: bool, quiet: bool, debug: bool, **sources: Any) -> None:
+def match_command(
+    paths: tuple[str, ...],
+    against: str,
+    fmt: str | None,
+    outputs: tuple[str, ...],
+    max_candidates: int,
+    no_keypoint_search: bool,
+    jobs: int | None,
+    timeout: float,
+    follow_symlinks: bool,
+    include_hidden: bool,
+    quiet: bool,
+    debug: bool,
+    **sources: Any,
+) -> None:
     """Match query images against references: is each one a reuse of a known photo?
 
     Queries are files and folders, the images of saved HTML pages (--html) or the rows
@@ -532,18 +706,31 @@ def match_command(paths: tuple[str, ...], against: str, fmt: str | None, outputs
     options = MatchOptions(max_candidates=max_candidates, keypoint_search=not no_keypoint_search)
     indexing = _progress(None, quiet or not os.path.isdir(against))
     indexing.set_description("indexing references")
-    with indexing, open_references(against, jobs=jobs, debug=debug,
-                                   progress=lambda _path, _status: indexing.update(1)) as index:
+    with (
+        indexing,
+        open_references(against, jobs=jobs, debug=debug, progress=lambda _path, _status: indexing.update(1)) as index,
+    ):
         indexing.close()
         with _progress(len(gathered.queries), quiet) as bar:
-            report = match(gathered.queries, index, options, jobs=_jobs(jobs), timeout=timeout,
-                           progress=lambda _result: bar.update(1), against=against, debug=debug).to_dict()
+            report = match(
+                gathered.queries,
+                index,
+                options,
+                jobs=_jobs(jobs),
+                timeout=timeout,
+                progress=lambda _result: bar.update(1),
+                against=against,
+                debug=debug,
+            ).to_dict()
     _write_reports("match", report, targets, quiet)
     if not quiet:
         v = report["summary"]["verdicts"]
-        click.echo(f"provenance: {report['summary']['queries']} queries: {v['exact']} exact, "
-                   f"{v['metadata-only']} metadata-only, {v['near-duplicate']} near-duplicate, "
-                   f"{v['no-match']} no match; {report['summary']['errors']} could not be read", err=True)
+        click.echo(
+            f"provenance: {report['summary']['queries']} queries: {v['exact']} exact, "
+            f"{v['metadata-only']} metadata-only, {v['near-duplicate']} near-duplicate, "
+            f"{v['no-match']} no match; {report['summary']['errors']} could not be read",
+            err=True,
+        )
     sys.exit(ExitCode.SOME_FAILED if report["summary"]["errors"] else ExitCode.OK)
 
 
@@ -572,25 +759,61 @@ def report_command(saved: str, fmt: str | None, outputs: tuple[str, ...], quiet:
 
 @main.command("check")
 @query_options
-@click.option("--against", required=True, envvar="PROVENANCE_DB", type=click.Path(dir_okay=False, path_type=str),
-              help="The reference index [env: PROVENANCE_DB]; created empty if missing with --update-index.")
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="A TOML policy: fail_on, ignore, thresholds, [match], [dedup] (docs/ci.md) "
-                   "[default: provenance.toml if present].")
-@click.option("--fail-on", "fail_on", default=None, metavar="RULES",
-              help="Comma-separated rules that fail the run, replacing the policy's: " + ", ".join(rule_names()) + ".")
-@click.option("--junit", "junit", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="Also write JUnit XML: one test case per file, a failure per violation.")
-@click.option("--update-index", is_flag=True,
-              help="When the policy holds, add the checked files to the index (one transaction, after the reports).")
+@click.option(
+    "--against",
+    required=True,
+    envvar="PROVENANCE_DB",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="The reference index [env: PROVENANCE_DB]; created empty if missing with --update-index.",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="A TOML policy: fail_on, ignore, thresholds, [match], [dedup] (docs/ci.md) "
+    "[default: provenance.toml if present].",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    default=None,
+    metavar="RULES",
+    help="Comma-separated rules that fail the run, replacing the policy's: " + ", ".join(rule_names()) + ".",
+)
+@click.option(
+    "--junit",
+    "junit",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default=None,
+    help="Also write JUnit XML: one test case per file, a failure per violation.",
+)
+@click.option(
+    "--update-index",
+    is_flag=True,
+    help="When the policy holds, add the checked files to the index (one transaction, after the reports).",
+)
 @report_options("check", "one row per file")
 @reading_options("the files")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary (violations are still listed).")
 @debug_option
-def check_command(paths: tuple[str, ...], against: str, policy_path: str | None, fail_on: str | None,
-                  junit: str | None, update_index: bool, fmt: str | None, outputs: tuple[str, ...],
-                  jobs: int | None, timeout: float, follow_symlinks: bool, include_hidden: bool,
-                  quiet: bool, debug: bool, **sources: Any) -> None:
+def check_command(
+    paths: tuple[str, ...],
+    against: str,
+    policy_path: str | None,
+    fail_on: str | None,
+    junit: str | None,
+    update_index: bool,
+    fmt: str | None,
+    outputs: tuple[str, ...],
+    jobs: int | None,
+    timeout: float,
+    follow_symlinks: bool,
+    include_hidden: bool,
+    quiet: bool,
+    debug: bool,
+    **sources: Any,
+) -> None:
     """Check a new drop of files against an index, by a policy: for CI.
 
     Every file is matched against the index, the drop is deduplicated within itself, and
@@ -629,9 +852,18 @@ def check_command(paths: tuple[str, ...], against: str, policy_path: str | None,
     gathered = _gather(paths, _listings(sources), follow_symlinks, include_hidden)
     with Index(against, create=update_index, writable=update_index) as index:
         with _progress(None, quiet) as bar:
-            report = check_queries(gathered.queries, index, policy, roots=paths, walk_errors=gathered.walk_errors,
-                                   jobs=_jobs(jobs), timeout=timeout, progress=lambda _result: bar.update(1),
-                                   against=against, debug=debug)
+            report = check_queries(
+                gathered.queries,
+                index,
+                policy,
+                roots=paths,
+                walk_errors=gathered.walk_errors,
+                jobs=_jobs(jobs),
+                timeout=timeout,
+                progress=lambda _result: bar.update(1),
+                against=against,
+                debug=debug,
+            )
         # the index takes the drop only once every output is written (and the policy held)
         with index_update(index, report) if update_index else contextlib.nullcontext():
             data = report.to_dict()
@@ -643,8 +875,11 @@ def check_command(paths: tuple[str, ...], against: str, policy_path: str | None,
         click.echo(f"{printable(violation.path)}: {violation.rule}: {printable(violation.detail)}", err=True)
     if not quiet:
         s = data["summary"]
-        click.echo(f"provenance: {s['files']} files checked ({s['ignored']} ignored): {s['violations']} violations "
-                   f"of {', '.join(policy.fail_on) or 'no rule'}; {s['errors']} unreadable", err=True)
+        click.echo(
+            f"provenance: {s['files']} files checked ({s['ignored']} ignored): {s['violations']} violations "
+            f"of {', '.join(policy.fail_on) or 'no rule'}; {s['errors']} unreadable",
+            err=True,
+        )
         if report.index_update:
             u = report.index_update
             click.echo(f"provenance: index updated: {u.added} added, {u.updated} updated", err=True)

@@ -1,9 +1,10 @@
 """The loops of deduplication that NumPy cannot express without per-element Python, compiled with Numba.
 
-``self_join``: the all-pairs self-join of multi-index hashing. For each block, every bucket of rows sharing a block value is compared with every bucket
-whose value is within the probing radius of it, bucket against bucket: both sit in cache, so
-a candidate costs about a nanosecond (NumPy's version spends about 9 ns on each, in
-temporaries, and probing row by row leaves most reads to main memory). Each pair is found
+``self_join``: the all-pairs self-join of multi-index hashing. For each block, every bucket of rows
+sharing a block value is compared with every bucket whose value is within the probing radius of
+it, bucket against bucket: both sit in cache, so a candidate costs about a nanosecond (NumPy's
+version spends about 9 ns on each, in temporaries, and probing row by row leaves most reads to
+main memory). Each pair is found
 exactly once: from the lower of its two bucket values, and only in the first block in which
 it is within the radius; no de-duplication pass follows.
 
@@ -26,8 +27,23 @@ def _popcount(x: np.uint64) -> np.int64:
 
 
 @njit(cache=True, nogil=True)
-def self_join(hashes, sorted_hashes, keys, orders, offsets, widths, masks, mask_counts, radius, max_distance,
-              block, value, out_i, out_j, out_d):  # pragma: no cover - compiled; tested through MultiIndexHash.pairs
+def self_join(
+    hashes,
+    sorted_hashes,
+    keys,
+    orders,
+    offsets,
+    widths,
+    masks,
+    mask_counts,
+    radius,
+    max_distance,
+    block,
+    value,
+    out_i,
+    out_j,
+    out_d,
+):  # pragma: no cover - compiled; tested through MultiIndexHash.pairs
     """Pairs (i < j) within ``max_distance``, from bucket ``value`` of block ``block`` on.
 
     ``hashes`` (n, words) uint64; ``sorted_hashes`` (blocks, n) one-word hashes in each block's
@@ -118,7 +134,7 @@ def complete_link(count, i, j):  # pragma: no cover - compiled; tested through d
         neighbours[fill[j[k]]] = i[k]
         fill[j[k]] += 1
     for x in range(count):
-        neighbours[starts[x]:starts[x + 1]].sort()
+        neighbours[starts[x] : starts[x + 1]].sort()
     # clusters as linked lists of members
     label = np.arange(count)
     following = np.full(count, -1, np.int64)

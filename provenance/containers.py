@@ -7,7 +7,8 @@ raises and never loops forever (every step advances).
 from __future__ import annotations
 
 import re
-from typing import Iterator, NamedTuple
+from collections.abc import Generator, Iterator
+from typing import NamedTuple
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -41,7 +42,7 @@ def iter_jpeg_segments(data: bytes) -> Iterator[Span]:
             return
 
 
-def _iter_one_stream(data: bytes, pos: int) -> Iterator[Span]:
+def _iter_one_stream(data: bytes, pos: int) -> Generator[Span, None, int]:
     """Walk from after SOI to after EOI; return the position after EOI or -1 if truncated."""
     n = len(data)
     while pos < n:

@@ -14,15 +14,13 @@ import io
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import CorruptImage, ImageTooLarge, UnidentifiedImage
-
-from .defaults import DEFAULT_MAX_PIXELS
 
 #: the reduced image the hashes see has at least this many pixels on its shorter side
 HASH_MIN_SIDE = 256
@@ -77,10 +75,19 @@ def looks_like_image(name: str | None, data: bytes) -> bool:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return True
     if data[4:8] == b"ftyp" and data[8:12] in {
-        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis",
+        b"heic",
+        b"heix",
+        b"heim",
+        b"heis",
+        b"hevc",
+        b"hevx",
+        b"mif1",
+        b"msf1",
+        b"avif",
+        b"avis",
     }:
         return True
-    return bool(name) and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+    return name is not None and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 @contextmanager
@@ -141,7 +148,7 @@ def orientation(im: Image.Image) -> int | None:
     else:
         try:
             value = im.getexif().get(0x0112)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a damaged EXIF block: no orientation, not a failed record
             return None
     return value if isinstance(value, int) and 1 <= value <= 8 else None
 
@@ -167,7 +174,7 @@ def decode_upright(im: Image.Image, side: int | None = None) -> tuple[Image.Imag
     load(im)
     try:
         upright = ImageOps.exif_transpose(im)
-    except Exception:  # a damaged EXIF block must not cost us the pixels
+    except Exception:  # noqa: BLE001 - a damaged EXIF block must not cost us the pixels
         upright = im
     if upright.size != im.size:  # turned a quarter: so is the full size
         full = (full[1], full[0])
@@ -236,7 +243,7 @@ def iter_frames(im: Image.Image, max_pixels: int) -> Iterator[Image.Image]:
         if count > 1:
             try:
                 im.seek(0)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the frames were read; rewinding a damaged file may fail
                 pass
 
 
@@ -245,9 +252,10 @@ def to_rgb(im: Image.Image) -> Image.Image:
     if im.mode == "LAB":
         from PIL import ImageCms
 
-        transform = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"),
-                                            "LAB", "RGB")
-        return ImageCms.applyTransform(im, transform)
+        transform = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB")
+        converted = ImageCms.applyTransform(im, transform)
+        assert converted is not None  # applyTransform returns None only when it works in place
+        return converted
     return im.convert("RGB")
 
 

@@ -1,4 +1,5 @@
-"""Deduplication of a set: exact copies, metadata-only variants and near-duplicate clusters, each with its likely original.
+"""Deduplication of a set: exact copies, metadata-only variants and near-duplicate clusters, each with
+its likely original.
 
 How it decides (docs/dedup.md):
 
@@ -21,15 +22,16 @@ import gc
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import hashes as hash_kinds
 from . import runinfo
 from .compiled import complete_link
-from . import hashes as hash_kinds
 from .fingerprint import Fingerprint
 from .hashes import MIN_PDQ_QUALITY
 from .hashes import low_information as is_low_information
@@ -64,12 +66,18 @@ class DedupOptions:
     """The thresholds of near-duplicate grouping (defaults measured in docs/dedup.md)."""
 
     phash_distance: int = setting(10, minimum=0, maximum=32, help="Largest pHash distance of a near-duplicate pair.")
-    pdq_distance: int = setting(40, minimum=0, maximum=128,
-                                help="Largest PDQ distance of a near-duplicate pair (both hashes must agree).")
-    fallback_distance: int = setting(8, minimum=0, maximum=32,
-                                     help="pHash and dHash must both be within this when either side has no PDQ.")
-    min_pdq_quality: int = setting(MIN_PDQ_QUALITY, minimum=0, maximum=100,
-                                   help="Images with a lower PDQ quality are low-information and never join on hashes.")
+    pdq_distance: int = setting(
+        40, minimum=0, maximum=128, help="Largest PDQ distance of a near-duplicate pair (both hashes must agree)."
+    )
+    fallback_distance: int = setting(
+        8, minimum=0, maximum=32, help="pHash and dHash must both be within this when either side has no PDQ."
+    )
+    min_pdq_quality: int = setting(
+        MIN_PDQ_QUALITY,
+        minimum=0,
+        maximum=100,
+        help="Images with a lower PDQ quality are low-information and never join on hashes.",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,7 +153,9 @@ class DedupResult:
                 "files": self.files,
                 "images": self.images,
                 "clusters": len(self.clusters),
-                "clusters_by_relation": {k: by_relation.get(k, 0) for k in ("exact", "metadata-only", "near-duplicate")},
+                "clusters_by_relation": {
+                    k: by_relation.get(k, 0) for k in ("exact", "metadata-only", "near-duplicate")
+                },
                 "files_in_clusters": sum(len(c.members) for c in self.clusters),
                 "copies": sum(len(c.members) - 1 for c in self.clusters),
                 "unique_files": len(self.unique),
@@ -159,8 +169,9 @@ class DedupResult:
         }
 
 
-def dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions | None = None, *,
-          index: "Index | None" = None) -> DedupResult:
+def dedup(
+    records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions | None = None, *, index: Index | None = None
+) -> DedupResult:
     """Group fingerprint records (from ``fingerprint_many`` or ``index.records()``) into duplicate clusters.
 
     With ``index``, the run block names that index and its content digest instead of listing every input.
@@ -182,8 +193,9 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions | None,
-           index: "Index | None") -> DedupResult:
+def _dedup(
+    records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions | None, index: Index | None
+) -> DedupResult:
     options = options or DedupOptions()
     started = runinfo.now()
     files: list[dict[str, Any]] = []
@@ -199,7 +211,7 @@ def _dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOption
         if get("sha256"):
             files.append(_slim(get))
         else:
-            unread.append(get("path"))
+            unread.append(str(get("path")))
 
     # level 1 and 2: files by content, contents by image data ("pictures")
     by_content: dict[str, list[int]] = defaultdict(list)
@@ -229,8 +241,11 @@ def _dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOption
     near = [[eligible[g] for g in group] for group in groups]
     in_near = {p for group in near for p in group}
     # pictures in no near group form a cluster of their own when they have several files
-    repeated = [[p] for p, key in enumerate(pictures)
-                if (len(by_picture[key]) > 1 or len(by_content[by_picture[key][0]]) > 1) and p not in in_near]
+    repeated = [
+        [p]
+        for p, key in enumerate(pictures)
+        if (len(by_picture[key]) > 1 or len(by_content[by_picture[key][0]]) > 1) and p not in in_near
+    ]
     clusters = []
     # a member's distances to the original are reported in the kinds that find near matches
     compared = [k.name for k in hash_kinds.kinds() if k.near_search or k.candidates]
@@ -243,16 +258,44 @@ def _dedup(records: Iterable[dict[str, Any] | Fingerprint], options: DedupOption
     in_clusters = {m.path for c in clusters for m in c.members}
     unique = [r["path"] for r in files if r["path"] not in in_clusters]
     low_information = [p for p in low_information if p not in in_clusters]
-    inputs = [] if index else [{"path": r["path"], "sha256": r["sha256"]} for r in files] + [
-        {"path": path, "sha256": None} for path in unread]
-    run = runinfo.run_block(started=started, parameters=options.to_dict(), inputs=inputs,
-                            index=runinfo.index_facts(index) if index else None)
-    return DedupResult(options, clusters, files=total, images=sum(1 for r in files if r.get("kind") == "image"),
-                       unique=unique, low_information=low_information, errors=errors, run=run)
+    inputs = (
+        []
+        if index
+        else [{"path": r["path"], "sha256": r["sha256"]} for r in files]
+        + [{"path": path, "sha256": None} for path in unread]
+    )
+    run = runinfo.run_block(
+        started=started,
+        parameters=options.to_dict(),
+        inputs=inputs,
+        index=runinfo.index_facts(index) if index else None,
+    )
+    return DedupResult(
+        options,
+        clusters,
+        files=total,
+        images=sum(1 for r in files if r.get("kind") == "image"),
+        unique=unique,
+        low_information=low_information,
+        errors=errors,
+        run=run,
+    )
 
 
-_KEPT = ("path", "sha256", "image_data_sha256", "kind", "format", "width", "height", "mode", "jpeg_quality",
-         "hashes", "name_digest", "error")
+_KEPT = (
+    "path",
+    "sha256",
+    "image_data_sha256",
+    "kind",
+    "format",
+    "width",
+    "height",
+    "mode",
+    "jpeg_quality",
+    "hashes",
+    "name_digest",
+    "error",
+)
 
 
 _CAMERA_SET = frozenset(CAMERA_FIELDS)
@@ -280,8 +323,11 @@ def _near_groups(hashes: list[dict[str, Any]], options: DedupOptions) -> list[li
     if len(hashes) < 2:
         return []
     words = hex_to_words([h["phash"] for h in hashes], 64)
-    searcher = BruteForceIndex(words) if len(hashes) < _PAIRS_SCAN_BELOW else MultiIndexHash(
-        words, distance=options.phash_distance)
+    searcher = (
+        BruteForceIndex(words)
+        if len(hashes) < _PAIRS_SCAN_BELOW
+        else MultiIndexHash(words, distance=options.phash_distance)
+    )
     i, j, d = searcher.pairs(options.phash_distance)
     linked, score = _linked(hashes, i, j, d, options)
     i, j, score = i[linked], j[linked], score[linked]
@@ -295,8 +341,14 @@ def _near_groups(hashes: list[dict[str, Any]], options: DedupOptions) -> list[li
     return [sorted([head, *rest]) for head, rest in groups.items()]
 
 
-def _linked(hashes: list[dict[str, Any]], i: np.ndarray, j: np.ndarray, phash: np.ndarray,
-            options: DedupOptions, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+def _linked(
+    hashes: list[dict[str, Any]],
+    i: np.ndarray,
+    j: np.ndarray,
+    phash: np.ndarray,
+    options: DedupOptions,
+    chunk: int = 1 << 20,
+) -> tuple[np.ndarray, np.ndarray]:
     """For candidate pairs (i, j) at pHash distance ``phash``: whether a second hash agrees, and a
     score (smaller is closer) to order the links. Vectorised: look-alike sets give millions of candidates."""
     has_pdq = np.array([bool(h.get("pdq")) for h in hashes])
@@ -306,13 +358,13 @@ def _linked(hashes: list[dict[str, Any]], i: np.ndarray, j: np.ndarray, phash: n
     linked = np.zeros(len(i), dtype=bool)
     score = np.ones(len(i))
     for start in range(0, len(i), chunk):
-        a, b, dp = i[start:start + chunk], j[start:start + chunk], phash[start:start + chunk]
+        a, b, dp = i[start : start + chunk], j[start : start + chunk], phash[start : start + chunk]
         both = has_pdq[a] & has_pdq[b]
         dq = np.bitwise_count(pdq[a] ^ pdq[b]).sum(axis=1)
         dd = np.bitwise_count(dhash[a] ^ dhash[b]).sum(axis=1)
         fallback = (dp <= options.fallback_distance) & has_dhash[a] & has_dhash[b] & (dd <= options.fallback_distance)
-        linked[start:start + chunk] = np.where(both, dq <= options.pdq_distance, fallback)
-        score[start:start + chunk] = dp / 64 + np.where(both, dq / 256, dd / 64)
+        linked[start : start + chunk] = np.where(both, dq <= options.pdq_distance, fallback)
+        score[start : start + chunk] = dp / 64 + np.where(both, dq / 256, dd / 64)
     return linked, score
 
 
@@ -348,8 +400,15 @@ def _originality(record: dict[str, Any]) -> tuple:
     # sizes within about 2% count as equal, so a one-pixel border does not outrank camera metadata
     size_class = round(math.log(pixels) / math.log(1.02)) if pixels else 0
     date = (record.get("metadata") or {}).get("datetime_original") or "9999"
-    return (-_colour(record), -size_class, -record["camera_fields"], record["editor"] is not None, -(record.get("jpeg_quality") or 0),
-            date, record.get("path") or "")
+    return (
+        -_colour(record),
+        -size_class,
+        -record["camera_fields"],
+        record["editor"] is not None,
+        -(record.get("jpeg_quality") or 0),
+        date,
+        record.get("path") or "",
+    )
 
 
 def _cluster(records: list[dict[str, Any]], compared: list[str]) -> Cluster:
@@ -377,23 +436,32 @@ def _reasons(original: dict[str, Any], copies: list[dict[str, Any]]) -> list[str
     """Why ``original`` ranks first: the criteria on which it is at least as good as every copy and better than one."""
     reasons = []
     if any(_colour(c) < _colour(original) for c in copies):
-        reasons.append("more colour information than "
-                       + ", ".join(sorted({c.get("mode") or "?" for c in copies if _colour(c) < _colour(original)}))
-                       + " copies")
-    pixels = lambda r: r["pixels"]  # noqa: E731
-    size = lambda r: f"{r.get('width')}x{r.get('height')}"  # noqa: E731
+        reasons.append(
+            "more colour information than "
+            + ", ".join(sorted({c.get("mode") or "?" for c in copies if _colour(c) < _colour(original)}))
+            + " copies"
+        )
+    pixels = lambda r: r["pixels"]
+    size = lambda r: f"{r.get('width')}x{r.get('height')}"
     if any(pixels(c) < pixels(original) for c in copies) and all(
-            pixels(c) <= pixels(original) or _colour(c) < _colour(original) for c in copies):
+        pixels(c) <= pixels(original) or _colour(c) < _colour(original) for c in copies
+    ):
         smaller = max((c for c in copies if pixels(c) < pixels(original)), key=pixels)
         reasons.append(f"largest pixel count ({size(original)}; next {size(smaller)})")
     rich = _richness(original)
     if all(_richness(c) <= rich for c in copies) and any(_richness(c) < rich for c in copies):
         low, high = min(_richness(c) for c in copies), max(_richness(c) for c in copies)
-        reasons.append(f"richest camera metadata ({rich} camera field{'s' * (rich != 1)}; copies have "
-                       + (f"{low}" if low == high else f"{low}–{high}") + ")")
+        reasons.append(
+            f"richest camera metadata ({rich} camera field{'s' * (rich != 1)}; copies have "
+            + (f"{low}" if low == high else f"{low}–{high}")
+            + ")"
+        )
     quality = original.get("jpeg_quality")
-    if quality and all((c.get("jpeg_quality") or 0) <= quality for c in copies) and any(
-            (c.get("jpeg_quality") or 0) < quality for c in copies):
+    if (
+        quality
+        and all((c.get("jpeg_quality") or 0) <= quality for c in copies)
+        and any((c.get("jpeg_quality") or 0) < quality for c in copies)
+    ):
         reasons.append(f"highest JPEG quality estimate ({quality})")
     date = (original.get("metadata") or {}).get("datetime_original")
     dates = [(c.get("metadata") or {}).get("datetime_original") for c in copies]

@@ -47,7 +47,7 @@ class Features:
         """Work-pixel points in full-image pixels."""
         return points * self.scale + np.asarray(self.origin, dtype=np.float32)
 
-    def mirrored(self) -> "Features":
+    def mirrored(self) -> Features:
         """The features of this image flipped left to right (whole images only)."""
         return extract(self.gray[:, ::-1], self.size)
 
@@ -58,19 +58,22 @@ def work_image(image: Image.Image) -> np.ndarray:
     longest = max(im.size)
     if longest > WORK_SIDE:
         factor = WORK_SIDE / longest
-        im = im.resize((max(1, round(im.width * factor)), max(1, round(im.height * factor))),
-                       Image.Resampling.BOX if factor < 0.5 else Image.Resampling.BILINEAR)
+        im = im.resize(
+            (max(1, round(im.width * factor)), max(1, round(im.height * factor))),
+            Image.Resampling.BOX if factor < 0.5 else Image.Resampling.BILINEAR,
+        )
     return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
 
 
 def extract(gray: np.ndarray, size: tuple[int, int]) -> Features:
     """ORB keypoints and descriptors of a work image."""
     gray = np.ascontiguousarray(gray)
-    orb = cv2.ORB_create(nfeatures=FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=31)
+    orb = cv2.ORB_create(nfeatures=FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=31)  # type: ignore[attr-defined]
     keypoints, descriptors = orb.detectAndCompute(gray, None)
     if descriptors is None:
-        return Features(gray=gray, points=np.zeros((0, 2), np.float32), descriptors=np.zeros((0, 32), np.uint8),
-                        size=size)
+        return Features(
+            gray=gray, points=np.zeros((0, 2), np.float32), descriptors=np.zeros((0, 32), np.uint8), size=size
+        )
     order = np.argsort([-k.response for k in keypoints], kind="stable")  # strongest first
     points = np.array([keypoints[i].pt for i in order], dtype=np.float32).reshape(-1, 2)
     descriptors = descriptors[order]

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Iterator
-
-from .errors import UnreadableFile
 
 from .defaults import DEFAULT_MAX_IN_MEMORY
+from .errors import UnreadableFile
 
 _CHUNK = 8 * 1024 * 1024
 
@@ -123,9 +122,7 @@ def mtime_iso(st_mtime_ns: int) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def read_file(
-    path: str, *, follow_symlinks: bool = True, max_in_memory: int = DEFAULT_MAX_IN_MEMORY
-) -> FileData:
+def read_file(path: str, *, follow_symlinks: bool = True, max_in_memory: int = DEFAULT_MAX_IN_MEMORY) -> FileData:
     """Read ``path`` once; raise ``UnreadableFile`` for anything that is not a readable regular file."""
     from .digests import StreamingDigests
 
@@ -169,15 +166,20 @@ def read_file(
 
 def special_kind(mode: int) -> str:
     """What a file that is not a regular file is, in words."""
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return name
     return "a special file"
 
 
 def file_kind(path: str) -> str | None:
-    """"file" for a regular file, what anything else that exists is (a FIFO is never opened), else None."""
+    """ "file" for a regular file, what anything else that exists is (a FIFO is never opened), else None."""
     try:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
 
 from . import decode
+from . import hashes as hash_kinds
 from .decode import JPEG_FORMATS
 from .defaults import DEFAULT_MAX_IN_MEMORY, DEFAULT_MAX_PIXELS
 from .digests import encoded_image_data_sha256, file_digests, name_digest, pixel_data_sha256
 from .errors import ProvenanceError, UnidentifiedImage
 from .files import FileData, read_file
-from . import hashes as hash_kinds
 from .metadata import (
     Sources,
     canonical_fields,
@@ -33,6 +34,8 @@ from .xmp import XmpPacket, scan_xmp, xmp_packet_bytes
 SCHEMA = "provenance/fingerprint-1"
 
 _MAX_WARNINGS = 20
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class FingerprintOptions:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FingerprintOptions":
+    def from_dict(cls, data: dict[str, Any]) -> FingerprintOptions:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -97,7 +100,7 @@ class Fingerprint:
         return record
 
     @classmethod
-    def from_dict(cls, record: dict[str, Any]) -> "Fingerprint":
+    def from_dict(cls, record: dict[str, Any]) -> Fingerprint:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in record.items() if k in known})
 
@@ -148,8 +151,9 @@ def fingerprint_file(file: FileData, options: FingerprintOptions | None = None) 
     return record
 
 
-def _guarded(record: Fingerprint, data: bytes | None, streamed: dict | None, name: str | None,
-             options: FingerprintOptions) -> None:
+def _guarded(
+    record: Fingerprint, data: bytes | None, streamed: dict | None, name: str | None, options: FingerprintOptions
+) -> None:
     try:
         with decode.pixel_limit(options.max_pixels), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -160,13 +164,15 @@ def _guarded(record: Fingerprint, data: bytes | None, streamed: dict | None, nam
         record.set_error("InternalError", f"{type(exc).__name__}: {exc}")
 
 
-def _fill(record: Fingerprint, data: bytes | None, streamed: dict | None, name: str | None,
-          options: FingerprintOptions) -> None:
-    digests = streamed if data is None else file_digests(data)
+def _fill(
+    record: Fingerprint, data: bytes | None, streamed: dict | None, name: str | None, options: FingerprintOptions
+) -> None:
+    digests = file_digests(data) if data is not None else streamed
+    assert digests is not None  # a file too large to hold came with its streamed digests
     record.md5, record.sha1, record.sha256 = digests["md5"], digests["sha1"], digests["sha256"]
     record.name_digest = name_digest(name, digests)
 
-    source: bytes | str = data if data is not None else name  # streamed files are re-read by path
+    source: bytes | str = data if data is not None else name or ""  # streamed files are re-read by path
     try:
         im = decode.open_image(source, name, options.max_pixels)
     except UnidentifiedImage as exc:
@@ -199,7 +205,9 @@ def _fill(record: Fingerprint, data: bytes | None, streamed: dict | None, name: 
             _fill_metadata(record, im, source, options, None)
             return
         if im.format in JPEG_FORMATS:
-            record.jpeg_quality = _quietly(record, "jpeg_quality", lambda: estimate_quality(im.quantization))
+            record.jpeg_quality = _quietly(
+                record, "jpeg_quality", lambda: estimate_quality(getattr(im, "quantization", None))
+            )
         try:
             _fill_pixels(record, im, data, options)
         except ProvenanceError as exc:
@@ -236,15 +244,22 @@ def _fill_pixels(record: Fingerprint, im: Image.Image, data: bytes | None, optio
         record.image_data_sha256 = pixel_data_sha256(decode.iter_frames(im, options.max_pixels))
 
 
-def _fill_metadata(record: Fingerprint, im: Image.Image | None, source: bytes | str,
-                   options: FingerprintOptions, main_phash: str | None) -> None:
+def _fill_metadata(
+    record: Fingerprint,
+    im: Image.Image | None,
+    source: bytes | str,
+    options: FingerprintOptions,
+    main_phash: str | None,
+) -> None:
     """Canonical metadata, the EXIF details and the thumbnail; ``im`` is None when no decoder opened the file."""
     notes: list[tuple[str, str]] = []
     fallbacks = [] if im is None else [lambda: im.info.get("exif"), lambda: im.getexif().tobytes()]
     tags, messages = read_exif(source, fallbacks, details=options.details)
     if tags:  # without EXIF, exifread only says so ("File format not recognized.")
         notes.extend(("exif", m) for m in messages)
-    iptc, xmp, text, icc, comment = {}, None, {}, None, None
+    iptc: dict[str, Any] = {}
+    text: dict[str, Any] = {}
+    xmp, icc, comment = None, None, None
     if im is not None:
         if "EXIF UserComment" not in tags:
             comment = _quietly(record, "exif", lambda: im.getexif().get_ifd(0x8769).get(0x9286))
@@ -277,7 +292,7 @@ def _fill_metadata(record: Fingerprint, im: Image.Image | None, source: bytes | 
         )
 
 
-def _quietly(record: Fingerprint, stage: str, compute):
+def _quietly(record: Fingerprint, stage: str, compute: Callable[[], T]) -> T | None:
     """Run one optional step; a failure becomes a warning on the record, never a lost record."""
     try:
         return compute()

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from PIL import Image, ImageOps
 
@@ -67,7 +68,7 @@ class Hash:
             raise ValueError(f"{self.value:#x} does not fit in {self.bits} bits")
 
     @classmethod
-    def from_hex(cls, text: str, bits: int | None = None) -> "Hash":
+    def from_hex(cls, text: str, bits: int | None = None) -> Hash:
         """Parse imagehash-style hex (most significant digit first); ``bits`` defaults to 4 per digit."""
         text = text.strip().lower()
         if not text or not all(c in "0123456789abcdef" for c in text):
@@ -78,7 +79,7 @@ class Hash:
         return cls(int(text, 16), bits)
 
     @classmethod
-    def from_imagehash(cls, value: Any) -> "Hash":
+    def from_imagehash(cls, value: Any) -> Hash:
         """From an ``imagehash.ImageHash`` (its boolean array, row by row, is the bit string)."""
         flat = [bool(b) for b in value.hash.flatten()]
         return cls(_bits_to_int(flat), len(flat))
@@ -89,7 +90,7 @@ class Hash:
     def __int__(self) -> int:
         return self.value
 
-    def __sub__(self, other: "Hash | str | int") -> int:
+    def __sub__(self, other: Hash | str | int) -> int:
         if isinstance(other, str):
             other = Hash.from_hex(other, self.bits)
         value = other.value if isinstance(other, Hash) else int(other)
@@ -113,14 +114,14 @@ class Comparison:
     distance: int
 
 
-def linear_index(words: "np.ndarray", radius: int) -> "HammingIndex":
+def linear_index(words: np.ndarray, radius: int) -> HammingIndex:
     """The default search structure: a linear scan (exact; the oracle for faster ones)."""
     from .search import BruteForceIndex
 
     return BruteForceIndex(words)
 
 
-def multi_index(words: "np.ndarray", radius: int) -> "HammingIndex":
+def multi_index(words: np.ndarray, radius: int) -> HammingIndex:
     """A linear scan below ``search.BRUTE_FORCE_BELOW`` values, multi-index hashing above."""
     from .search import build_index
 
@@ -157,7 +158,7 @@ class HashKind:
     #: fields this kind adds beside its hex in a record's ``hashes`` (PDQ's quality)
     extra_fields: tuple[str, ...] = ()
     #: builds the search structure over this kind's values: (uint64 words, radius) → HammingIndex
-    index: Callable[["np.ndarray", int], "HammingIndex"] = linear_index
+    index: Callable[[np.ndarray, int], HammingIndex] = linear_index
     #: the eight values of ``DIHEDRAL`` at once, when cheaper than eight computations
     dihedral: Callable[[Image.Image], Sequence[int]] | None = None
     #: False when the library behind it is not installed (the kind is then never computed)
@@ -208,12 +209,12 @@ class HashKind:
     def compare(self, a: str | Hash, b: str | Hash, threshold: int | None = None) -> Comparison:
         """Whether ``a`` and ``b`` are within ``threshold`` bits (default: the near radius)."""
         gap = self.distance(a, b)
-        return Comparison(gap <= (self.near_radius if threshold is None else threshold), gap)
+        return Comparison(gap <= (int(self.near_radius or 0) if threshold is None else threshold), gap)
 
     def hash_image(self, image: Image.Image) -> dict[str, Any]:
         """The fields this kind adds to a record's ``hashes`` for ``image`` (already in its pixels form)."""
         out = self.compute(image)
-        value, extra = (out if isinstance(out, tuple) else (out, {}))
+        value, extra = out if isinstance(out, tuple) else (out, {})
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"hash kind {self.name} returned {type(value).__name__}, not int")
         return {self.name: self.to_hex(value), **{k: extra[k] for k in self.extra_fields if k in extra}}
@@ -227,13 +228,13 @@ class HashKind:
             values = [_value(self.compute(transform(prepared))) for _, transform in DIHEDRAL]
         return [(name, self.to_hex(v)) for (name, _), v in zip(DIHEDRAL, values)]
 
-    def words(self, values: Sequence[str]) -> "np.ndarray":
+    def words(self, values: Sequence[str]) -> np.ndarray:
         """Hex values of this kind as rows of uint64 words, the form search structures take."""
         from .search import hex_to_words
 
         return hex_to_words(list(values), self.bits)
 
-    def build_index(self, values: Sequence[str], radius: int) -> "HammingIndex":
+    def build_index(self, values: Sequence[str], radius: int) -> HammingIndex:
         """The search structure over hex ``values`` of this kind."""
         return self.index(self.words(values), radius)
 
@@ -257,11 +258,14 @@ def example_images() -> list[Image.Image]:
     for x in range(0, 80, 20):
         stripes.paste((30, 60, 200), (x, 0, x + 7, 60))
     radial = Image.radial_gradient("L").resize((72, 54))
-    spot = Image.merge("RGB", (radial, radial.transpose(Image.Transpose.ROTATE_180), Image.linear_gradient("L").resize((72, 54))))
+    spot = Image.merge(
+        "RGB", (radial, radial.transpose(Image.Transpose.ROTATE_180), Image.linear_gradient("L").resize((72, 54)))
+    )
     return [gradient, stripes, spot]
 
 
 # -- the built-in kinds ----------------------------------------------------------------------------
+
 
 def _imagehash_int(function: Callable[[Image.Image], Any]) -> Callable[[Image.Image], int]:
     return lambda image: Hash.from_imagehash(function(image)).value
@@ -279,7 +283,8 @@ def _phash_dihedral(image: Image.Image) -> list[int]:
     signs = np.where(np.arange(8) % 2, -1.0, 1.0)
     flip_cols, flip_rows = low * signs[None, :], low * signs[:, None]
     both = low * signs[:, None] * signs[None, :]
-    # DIHEDRAL order: as is, mirrored, rotated 90° (= flip rows, then transpose), 180°, 270°, flipped, transposed, transversed
+    # DIHEDRAL order: as is, mirrored, rotated 90° (= flip rows, then transpose), 180°, 270°,
+    # flipped, transposed, transversed
     variants = (low, flip_cols, flip_rows.T, both, flip_cols.T, flip_rows, low.T, both.T)
     return [_bits_to_int((v > np.median(v)).flatten()) for v in variants]
 
@@ -315,8 +320,16 @@ def _pdq(image: Image.Image) -> tuple[int, dict[str, Any]]:
 
 #: pdqhash.compute_dihedral's order (original, rotations counter-clockwise by 90, 180, 270, flips
 #: about the horizontal and vertical axes, then the two diagonals) → positions in DIHEDRAL
-_PDQ_ORDER = ("as is", "rotated 270°", "rotated 180°", "rotated 90°", "flipped vertically", "mirrored",
-              "transposed", "transversed")
+_PDQ_ORDER = (
+    "as is",
+    "rotated 270°",
+    "rotated 180°",
+    "rotated 90°",
+    "flipped vertically",
+    "mirrored",
+    "transposed",
+    "transversed",
+)
 
 
 def _pdq_dihedral(image: Image.Image) -> list[int]:
@@ -331,24 +344,81 @@ def _builtin_kinds() -> list[HashKind]:
     import imagehash
 
     return [
-        HashKind("phash", 64, _imagehash_int(imagehash.phash), pixels="luma", resolution="full", near_radius=10,
-                 candidate_radius=18, candidates=True, index=multi_index, dihedral=_phash_dihedral, label="pHash",
-                 description="imagehash's DCT perceptual hash"),
-        HashKind("dhash", 64, _imagehash_int(imagehash.dhash), pixels="luma", resolution="full", near_radius=10,
-                 candidate_radius=18, candidates=True, near_search=False, index=multi_index,
-                 description="imagehash's difference hash"),
-        HashKind("ahash", 64, _imagehash_int(imagehash.average_hash), pixels="luma", resolution="full",
-                 near_radius=10, near_search=False, index=multi_index, description="imagehash's average hash"),
-        HashKind("whash", 64, _whash, pixels="luma", near_radius=10, near_search=False, index=multi_index,
-                 description="imagehash's Haar wavelet hash"),
-        HashKind("colorhash", 42, _colorhash, pixels="native", near_radius=4, near_search=False, index=multi_index,
-                 description="imagehash's colour hash"),
+        HashKind(
+            "phash",
+            64,
+            _imagehash_int(imagehash.phash),
+            pixels="luma",
+            resolution="full",
+            near_radius=10,
+            candidate_radius=18,
+            candidates=True,
+            index=multi_index,
+            dihedral=_phash_dihedral,
+            label="pHash",
+            description="imagehash's DCT perceptual hash",
+        ),
+        HashKind(
+            "dhash",
+            64,
+            _imagehash_int(imagehash.dhash),
+            pixels="luma",
+            resolution="full",
+            near_radius=10,
+            candidate_radius=18,
+            candidates=True,
+            near_search=False,
+            index=multi_index,
+            description="imagehash's difference hash",
+        ),
+        HashKind(
+            "ahash",
+            64,
+            _imagehash_int(imagehash.average_hash),
+            pixels="luma",
+            resolution="full",
+            near_radius=10,
+            near_search=False,
+            index=multi_index,
+            description="imagehash's average hash",
+        ),
+        HashKind(
+            "whash",
+            64,
+            _whash,
+            pixels="luma",
+            near_radius=10,
+            near_search=False,
+            index=multi_index,
+            description="imagehash's Haar wavelet hash",
+        ),
+        HashKind(
+            "colorhash",
+            42,
+            _colorhash,
+            pixels="native",
+            near_radius=4,
+            near_search=False,
+            index=multi_index,
+            description="imagehash's colour hash",
+        ),
         # PDQ's near radius 31 is Meta's recommended match threshold; its candidate radius is wide on purpose
-        HashKind("pdq", 256, _pdq, pixels="native", near_radius=31, candidate_radius=80, candidates=True,
-                 extra_fields=("pdq_quality",), index=multi_index, dihedral=_pdq_dihedral,
-                 available=pdqhash is not None,
-                 description="Meta's PDQ hash" if pdqhash is not None
-                 else "not installed: records have no pdq fields (pip install 'provenance[pdq]')"),
+        HashKind(
+            "pdq",
+            256,
+            _pdq,
+            pixels="native",
+            near_radius=31,
+            candidate_radius=80,
+            candidates=True,
+            extra_fields=("pdq_quality",),
+            index=multi_index,
+            dihedral=_pdq_dihedral,
+            available=pdqhash is not None,
+            description="Meta's PDQ hash"
+            if pdqhash is not None
+            else "not installed: records have no pdq fields (pip install 'provenance[pdq]')",
+        ),
     ]
 
 

@@ -54,9 +54,11 @@ def colorhash(image: Image.Image, binbits: int = 3) -> str:
     faint_counts = np.bincount(_HUE_BIN[hue[faint]], minlength=6)
     bright_counts = np.bincount(_HUE_BIN[hue[bright]], minlength=6)
 
-    top = 2 ** binbits
-    values = [min(top - 1, int(np.count_nonzero(black) / count * top)),
-              min(top - 1, int(np.count_nonzero(~black & gray) / count * top))]
+    top = 2**binbits
+    values = [
+        min(top - 1, int(np.count_nonzero(black) / count * top)),
+        min(top - 1, int(np.count_nonzero(~black & gray) / count * top)),
+    ]
     values += [min(top - 1, int(n * top / coloured)) for n in [*faint_counts, *bright_counts]]
     bits = [v // 2 ** (binbits - i - 1) % 2 ** (binbits - i) > 0 for v in values for i in range(binbits)]
     return str(imagehash.ImageHash(np.asarray(bits).reshape((-1, binbits))))

@@ -17,8 +17,9 @@ import json
 import os
 import re
 import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import hashes as hash_kinds
 from .errors import IndexMismatch, UsageError
@@ -26,7 +27,7 @@ from .fingerprint import Fingerprint, FingerprintOptions
 from .store import DIGEST_COLUMNS, Store
 
 if TYPE_CHECKING:
-    from .indexer import AddSummary, ProgressCallback, PruneSummary
+    from .indexer import AddSummary, PruneSummary
     from .search import HammingIndex
 
 #: fingerprint options that change what is stored, fixed when the index is created
@@ -91,7 +92,7 @@ class Index:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> "Index":
+    def __enter__(self) -> Index:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -111,7 +112,8 @@ class Index:
             differ = [k for k in BUILD_OPTIONS if getattr(requested, k) != built.get(k)]
             if differ:
                 raise IndexMismatch(
-                    f"{self.path} was built with " + ", ".join(f"{k}={built.get(k)!r}" for k in differ)
+                    f"{self.path} was built with "
+                    + ", ".join(f"{k}={built.get(k)!r}" for k in differ)
                     + "; its records would not be comparable (use a new index for other options)"
                 )
             return requested
@@ -124,19 +126,19 @@ class Index:
 
     # updating (indexer.py) -----------------------------------------------------------------------
 
-    def add(self, paths: Iterable[str | os.PathLike[str]], **options: Any) -> "AddSummary":
+    def add(self, paths: Iterable[str | os.PathLike[str]], **options: Any) -> AddSummary:
         """Fingerprint new and changed files under ``paths`` and store them (``indexer.add``)."""
         from . import indexer
 
         return indexer.add(self, paths, **options)
 
-    def add_records(self, records: Iterable[Fingerprint | Mapping[str, Any]]) -> "AddSummary":
+    def add_records(self, records: Iterable[Fingerprint | Mapping[str, Any]]) -> AddSummary:
         """Store fingerprint records already made, all in one transaction (``indexer.add_records``)."""
         from . import indexer
 
         return indexer.add_records(self, records)
 
-    def prune(self) -> "PruneSummary":
+    def prune(self) -> PruneSummary:
         """Forget files that no longer exist (``indexer.prune``)."""
         from . import indexer
 
@@ -187,8 +189,10 @@ class Index:
 
     def lookup_columns(self, hex_length: int) -> list[str]:
         """The digest columns and hash kinds a hex value of this length is looked up in."""
-        return [*DIGEST_COLUMNS.get(hex_length, ()),
-                *(k.name for k in hash_kinds.kinds_by_hex_length().get(hex_length, []))]
+        return [
+            *DIGEST_COLUMNS.get(hex_length, ()),
+            *(k.name for k in hash_kinds.kinds_by_hex_length().get(hex_length, [])),
+        ]
 
     def lookup(self, hex_digest: str) -> list[Hit]:
         """Files whose MD5, SHA-1, SHA-256, image-data digest or a hash of any kind equals ``hex_digest``.
@@ -200,8 +204,9 @@ class Index:
         columns = self.lookup_columns(len(text))
         if not _HEX.fullmatch(text) or not columns:
             lengths = sorted({*DIGEST_COLUMNS, *hash_kinds.kinds_by_hex_length()})
-            raise UsageError(f"not a digest: {hex_digest!r} (expected hex of length "
-                             + ", ".join(str(n) for n in lengths) + ")")
+            raise UsageError(
+                f"not a digest: {hex_digest!r} (expected hex of length " + ", ".join(str(n) for n in lengths) + ")"
+            )
         hits: list[Hit] = []
         for column in columns:
             hits.extend(Hit(column, r) for r in self.lookup_column(column, text))
@@ -228,7 +233,11 @@ class Index:
             yield current, paths
 
     def content_features(
-        self, method: str, compute: Callable[[str, list[str]], bytes | None], *, batch: int = 64,
+        self,
+        method: str,
+        compute: Callable[[str, list[str]], bytes | None],
+        *,
+        batch: int = 64,
     ) -> Iterator[tuple[str, list[str], bytes | None]]:
         """(sha256, paths, blob) for every image content: the blob stored under ``method``, or
         ``compute(sha256, paths)``'s, which is then stored (in batches) when the index is writable.
@@ -245,7 +254,9 @@ class Index:
                     self.store.begin()
                     self.store.put_features(method, pending)
                     self.commit()
-                except sqlite3.OperationalError:  # a busy writer or a file made read-only since: compute again next time
+                except (
+                    sqlite3.OperationalError
+                ):  # a busy writer or a file made read-only since: compute again next time
                     self.store.rollback()
                     writable = False
             pending.clear()
@@ -295,12 +306,18 @@ class Index:
         roots = self.store.roots()
         matches = []
         for sha, kinds_found in found.items():
-            matches.append(NearMatch(sha, [os.path.join(roots[r], p) for r, p in paths.get(sha, [])],
-                                     hash_kinds.distances(hashes, stored.get(sha, {})), sorted(kinds_found)))
+            matches.append(
+                NearMatch(
+                    sha,
+                    [os.path.join(roots[r], p) for r, p in paths.get(sha, [])],
+                    hash_kinds.distances(hashes, stored.get(sha, {})),
+                    sorted(kinds_found),
+                )
+            )
         matches.sort(key=lambda m: (hash_kinds.normalised(m.distances), m.sha256))
         return matches
 
-    def _searcher(self, kind: hash_kinds.HashKind, radius: int) -> tuple[list[str], "HammingIndex | None"]:
+    def _searcher(self, kind: hash_kinds.HashKind, radius: int) -> tuple[list[str], HammingIndex | None]:
         version = (self.store.data_version(), self._own_commits)
         cached = self._searchers.get((kind.name, radius))
         if cached is not None and cached[0] == version:

@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import hashes as hash_kinds
+from .defaults import DEFAULT_TIMEOUT
 from .errors import IndexMismatch
 from .files import WalkError, iter_files
 from .fingerprint import Fingerprint
-from .defaults import DEFAULT_TIMEOUT
 from .workers import default_jobs, fingerprint_many
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def root_for(path: str, roots: Mapping[int, str]) -> tuple[int, str] | None:
     return best[0], rel
 
 
-def _ensure_root(index: "Index", path: str) -> None:
+def _ensure_root(index: Index, path: str) -> None:
     """Make ``path`` (absolute) a root unless a root contains it; absorb the roots it contains."""
     store = index.store
     if root_for(path, store.roots()) is not None:
@@ -85,7 +86,7 @@ def _ensure_root(index: "Index", path: str) -> None:
             store.absorb_root(rid, new_id, os.path.relpath(root, path) + os.sep)
 
 
-def move_root(index: "Index", old: str, new: str) -> None:
+def move_root(index: Index, old: str, new: str) -> None:
     """Re-root: the files indexed under folder ``old`` now live under ``new`` (a moved leak folder)."""
     old_abs, new_abs = os.path.abspath(old), os.path.abspath(new)
     roots = index.store.roots()
@@ -100,7 +101,7 @@ def move_root(index: "Index", old: str, new: str) -> None:
 
 
 def add(
-    index: "Index",
+    index: Index,
     paths: Iterable[str | os.PathLike[str]],
     *,
     jobs: int | None = None,
@@ -142,14 +143,21 @@ def add(
             located = root_for(item, roots)
             assert located is not None  # every input's folder was made a root above
             root_id, rel = located
+            size: int | None
+            mtime_ns: int | None
             try:
                 st = os.stat(item)
                 size, mtime_ns = st.st_size, st.st_mtime_ns
             except OSError:
                 size = mtime_ns = None
             row = store.get_file(root_id, rel)
-            if (row is not None and size is not None and row.size == size and row.mtime_ns == mtime_ns
-                    and not (retry_errors and row.error_type)):
+            if (
+                row is not None
+                and size is not None
+                and row.size == size
+                and row.mtime_ns == mtime_ns
+                and not (retry_errors and row.error_type)
+            ):
                 summary.unchanged += 1
                 if progress:
                     progress(item, "unchanged")
@@ -158,8 +166,13 @@ def add(
             yield item
 
     hash_fields = _hash_fields()
-    records = fingerprint_many(to_fingerprint(), jobs=default_jobs() if jobs is None else jobs,
-                               options=index.options, timeout=timeout, debug=debug)
+    records: Generator[Fingerprint, None, None] = fingerprint_many(
+        to_fingerprint(),
+        jobs=default_jobs() if jobs is None else jobs,
+        options=index.options,
+        timeout=timeout,
+        debug=debug,
+    )
     in_batch = 0
     started = time.monotonic()
     try:
@@ -198,8 +211,7 @@ def add(
     return summary
 
 
-def add_records(index: "Index", records: Iterable[Fingerprint | Mapping[str, Any]], *,
-                commit: bool = True) -> AddSummary:
+def add_records(index: Index, records: Iterable[Fingerprint | Mapping[str, Any]], *, commit: bool = True) -> AddSummary:
     """Store fingerprint records already made (by ``fingerprint_many`` with this index's options),
     all in one transaction: every record is stored, or none is. With ``commit=False`` the
     transaction is left open for the caller to commit (``index.commit()``) or roll back.
@@ -242,7 +254,7 @@ def add_records(index: "Index", records: Iterable[Fingerprint | Mapping[str, Any
     return summary
 
 
-def prune(index: "Index") -> PruneSummary:
+def prune(index: Index) -> PruneSummary:
     """Forget files that no longer exist. Roots whose folder is missing are left alone (moved? see ``move_root``)."""
     store = index.store
     summary = PruneSummary()

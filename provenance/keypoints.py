@@ -9,7 +9,8 @@ references (docs/limits.md), so it runs only when no hash candidate confirmed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Protocol
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING, Protocol
 
 import faiss
 import numpy as np
@@ -43,8 +44,9 @@ class FeatureSource(Protocol):
 class KeypointSearch:
     """The stacked descriptors of a reference set and which reference owns each."""
 
-    def __init__(self, owners: list[str], paths: dict[str, list[str]], descriptors: np.ndarray,
-                 owner_of: np.ndarray) -> None:
+    def __init__(
+        self, owners: list[str], paths: dict[str, list[str]], descriptors: np.ndarray, owner_of: np.ndarray
+    ) -> None:
         self._owners = owners
         self._paths = paths
         self._descriptors = descriptors
@@ -52,13 +54,12 @@ class KeypointSearch:
         self._index: faiss.IndexBinaryFlat | None = None  # built on first use
 
     @classmethod
-    def build(cls, references: Iterable[tuple[str, list[str], Features | None]]) -> "KeypointSearch":
+    def build(cls, references: Iterable[tuple[str, list[str], Features | None]]) -> KeypointSearch:
         """From (sha256, paths, features) of each reference; references without features are left out."""
-        return cls.build_from_descriptors((sha, where, f.descriptors) for sha, where, f in references
-                                          if f is not None)
+        return cls.build_from_descriptors((sha, where, f.descriptors) for sha, where, f in references if f is not None)
 
     @classmethod
-    def build_from_descriptors(cls, references: Iterable[tuple[str, list[str], np.ndarray]]) -> "KeypointSearch":
+    def build_from_descriptors(cls, references: Iterable[tuple[str, list[str], np.ndarray]]) -> KeypointSearch:
         """From (sha256, paths, ORB descriptors strongest first) of each reference."""
         owners: list[str] = []
         paths: dict[str, list[str]] = {}
@@ -77,7 +78,7 @@ class KeypointSearch:
         return cls(owners, paths, stacked, owner_of)
 
     @classmethod
-    def for_index(cls, index: "Index", source: FeatureSource) -> "KeypointSearch":
+    def for_index(cls, index: Index, source: FeatureSource) -> KeypointSearch:
         """Every image reference of ``index``: descriptors stored in the index, or read through ``source``
         (the reference files) and then stored there for the next run."""
 
@@ -87,7 +88,9 @@ class KeypointSearch:
 
         return cls.build_from_descriptors(
             (sha, where, np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32))
-            for sha, where, blob in index.content_features(METHOD, compute) if blob is not None)
+            for sha, where, blob in index.content_features(METHOD, compute)
+            if blob is not None
+        )
 
     def __len__(self) -> int:
         return len(self._owners)
@@ -121,8 +124,9 @@ class KeypointSearch:
         voting = (distances[:, 0] <= VOTE_DISTANCE) & (distances[:, 0] < RATIO * rival)
         return np.bincount(best[voting], minlength=len(self._owners)).astype(np.int64)
 
-    def candidates(self, query: Features, *, exclude: set[str] = frozenset(),
-                   mirrored: Features | None = None) -> list[tuple[str, int]]:
+    def candidates(
+        self, query: Features, *, exclude: Collection[str] = frozenset(), mirrored: Features | None = None
+    ) -> list[tuple[str, int]]:
         """References that the query's keypoints (and its mirror's) vote for: (sha256, votes), most first."""
         if not self._owners:
             return []
@@ -130,7 +134,7 @@ class KeypointSearch:
         if mirrored is not None:
             votes = np.maximum(votes, self._votes(mirrored.descriptors))
         order = np.argsort(-votes, kind="stable")
-        found = []
+        found: list[tuple[str, int]] = []
         for owner in order:
             if votes[owner] < MIN_VOTES or len(found) == TOP:
                 break

@@ -12,9 +12,10 @@ import io
 import logging
 import math
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import exifread
 from PIL import Image
@@ -122,7 +123,7 @@ def _json_value(tag: Any) -> Any:
     if isinstance(values, str):
         return values
     if isinstance(values, (bytes, bytearray)):
-        return _text(values) if int(tag.field_type) == 2 else values.hex()
+        return _text(bytes(values)) if int(tag.field_type) == 2 else values.hex()
     if not isinstance(values, list):
         return str(values)
     if int(tag.field_type) in (1, 7) and all(isinstance(v, int) for v in values):  # BYTE, UNDEFINED
@@ -194,7 +195,6 @@ _EXIF_DATE = re.compile(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})(?:[ T](\d{2}):(\d{
 _OFFSET = re.compile(r"^\s*(Z|[+-]\d{2}:?\d{2})\s*$")
 
 
-
 def iso_datetime(value: Any, subsec: Any = None, offset: Any = None) -> str | None:
     """``2008:05:30 15:56:01`` (+ sub-seconds, + offset) → ``2008-05-30T15:56:01.00+02:00``.
 
@@ -255,8 +255,9 @@ def gps_coordinate(values: Any, ref: Any, negative: str) -> float | None:
     ref_text = clean_text(ref)
     if not isinstance(values, list) or not values or not ref_text:
         return None  # without the hemisphere the sign would be a guess
-    parts = [to_float(v) for v in values[:3]]
-    if any(p is None for p in parts):
+    found = [to_float(v) for v in values[:3]]
+    parts = [p for p in found if p is not None]
+    if len(parts) != len(found):
         return None
     degrees = parts[0] + (parts[1] / 60 if len(parts) > 1 else 0) + (parts[2] / 3600 if len(parts) > 2 else 0)
     return -degrees if ref_text[0].upper() == negative else degrees
@@ -267,8 +268,9 @@ def gps_datetime(date: Any, time: Any) -> str | None:
     date_text = clean_text(date)
     if not date_text or not isinstance(time, list) or len(time) < 3:
         return None
-    parts = [to_float(v) for v in time[:3]]
-    if any(p is None for p in parts):
+    found = [to_float(v) for v in time[:3]]
+    parts = [p for p in found if p is not None]
+    if len(parts) != 3:
         return None
     hour, minute, second = parts
     whole = int(second)
@@ -316,7 +318,11 @@ class Sources:
     user_comment: bytes | None = None
 
 
-def _exif(name: str, convert: Callable[[Any], Any] = clean_text):
+#: reads one canonical field from the sources of a record (None when they do not hold it)
+Reader = Callable[[Sources], Any]
+
+
+def _exif(name: str, convert: Callable[[Any], Any] = clean_text) -> Reader:
     def read(s: Sources) -> Any:
         tag = s.exif.get(name)
         return None if tag is None else convert(tag.values)
@@ -324,7 +330,7 @@ def _exif(name: str, convert: Callable[[Any], Any] = clean_text):
     return read
 
 
-def _exif_datetime(name: str, subsec: str, offset: str):
+def _exif_datetime(name: str, subsec: str, offset: str) -> Reader:
     def read(s: Sources) -> Any:
         tag = s.exif.get(name)
         if tag is None:
@@ -335,7 +341,7 @@ def _exif_datetime(name: str, subsec: str, offset: str):
     return read
 
 
-def _gps(name: str, negative: str):
+def _gps(name: str, negative: str) -> Reader:
     def read(s: Sources) -> Any:
         tag, ref = s.exif.get(f"GPS {name}"), s.exif.get(f"GPS {name}Ref")
         if tag is None or ref is None:
@@ -362,18 +368,18 @@ def _gps_time(s: Sources) -> str | None:
     return gps_datetime(date.values, time.values)
 
 
-def _iptc(key: str):
+def _iptc(key: str) -> Reader:
     return lambda s: s.iptc.get(key)
 
 
-def _xmp(prop: str, convert: Callable[[Any], Any] = clean_text):
+def _xmp(prop: str, convert: Callable[[Any], Any] = clean_text) -> Reader:
     def read(s: Sources) -> Any:
         return None if s.xmp is None else convert(s.xmp.get(prop))
 
     return read
 
 
-def _xmp_list(prop: str):
+def _xmp_list(prop: str) -> Reader:
     def read(s: Sources) -> Any:
         if s.xmp is None:
             return None
@@ -383,12 +389,12 @@ def _xmp_list(prop: str):
     return read
 
 
-def _png(key: str):
+def _png(key: str) -> Reader:
     return lambda s: clean_text(s.png_text.get(key))
 
 
 #: canonical field → its sources in priority order; the first usable value wins
-FIELD_SOURCES: dict[str, list[Callable[[Sources], Any]]] = {
+FIELD_SOURCES: dict[str, list[Reader]] = {
     "make": [_exif("Image Make"), _xmp("tiff:Make")],
     "model": [_exif("Image Model"), _xmp("tiff:Model")],
     "software": [_exif("Image Software"), _xmp("tiff:Software"), _png("Software")],
@@ -479,7 +485,7 @@ def read_iptc(im: Image.Image) -> dict[str, Any]:
     """The IPTC-IIM fields we report, decoded (UTF-8 when declared or valid, else Windows-1252)."""
     from PIL import IptcImagePlugin
 
-    info = IptcImagePlugin.getiptcinfo(im)
+    info = IptcImagePlugin.getiptcinfo(im)  # type: ignore[arg-type]  # any opened image
     if not info:
         return {}
     utf8_declared = info.get((1, 90)) in (b"\x1b%G", [b"\x1b%G"])

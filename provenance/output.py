@@ -12,7 +12,8 @@ import contextlib
 import os
 import sys
 import tempfile
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from .errors import OutputError
 from .files import special_kind
@@ -51,8 +52,9 @@ def output(path: str) -> Iterator[IO[str]]:
             with open(path, "w", encoding="utf-8", errors="backslashreplace", newline="") as stream:
                 yield stream
         except OSError as exc:
-            raise OutputError(f"{path}: cannot write to {special_kind(os.stat(path).st_mode)}: "
-                              f"{exc.strerror or exc}") from exc
+            raise OutputError(
+                f"{path}: cannot write to {special_kind(os.stat(path).st_mode)}: {exc.strerror or exc}"
+            ) from exc
         return
     folder = os.path.dirname(os.path.abspath(path))
     try:

@@ -41,18 +41,28 @@ MOVED = {
 class Policy:
     """What fails a check run, and the thresholds the rules use (docs/ci.md)."""
 
-    fail_on: list[str] = setting(help="The rules whose findings fail the run (exit status 1).",
-                                 default_factory=lambda: list(DEFAULT_FAIL_ON))
-    ignore: list[str] = setting(help="Glob patterns of files to leave out, matched against the path relative to "
-                                     "the checked folder and against the file name (*.txt, drafts/**).",
-                                default_factory=list)
-    duplicate_relations: list[str] = setting(help="Which relations to a reference count as duplicate-of-reference.",
-                                             choices=RELATIONS, default_factory=lambda: list(RELATIONS))
-    min_confidence: float = setting(0.0, minimum=0.0, maximum=1.0,
-                                    help="A near-duplicate of a reference counts only at this confidence or above.")
-    thumbnail_phash_distance: int = setting(16, minimum=0, maximum=64,
-                                            help="thumbnail-mismatch when the EXIF thumbnail's pHash is this far "
-                                                 "from the image's or farther.")
+    fail_on: list[str] = setting(
+        help="The rules whose findings fail the run (exit status 1).", default_factory=lambda: list(DEFAULT_FAIL_ON)
+    )
+    ignore: list[str] = setting(
+        help="Glob patterns of files to leave out, matched against the path relative to "
+        "the checked folder and against the file name (*.txt, drafts/**).",
+        default_factory=list,
+    )
+    duplicate_relations: list[str] = setting(
+        help="Which relations to a reference count as duplicate-of-reference.",
+        choices=RELATIONS,
+        default_factory=lambda: list(RELATIONS),
+    )
+    min_confidence: float = setting(
+        0.0, minimum=0.0, maximum=1.0, help="A near-duplicate of a reference counts only at this confidence or above."
+    )
+    thumbnail_phash_distance: int = setting(
+        16,
+        minimum=0,
+        maximum=64,
+        help="thumbnail-mismatch when the EXIF thumbnail's pHash is this far from the image's or farther.",
+    )
     #: the matcher's settings ([match], as provenance match)
     match: MatchOptions = field(default_factory=MatchOptions)
     #: the thresholds of duplicate-in-drop ([dedup], as provenance dedup)
@@ -60,17 +70,23 @@ class Policy:
 
     def to_dict(self) -> dict[str, Any]:
         """The report's ``policy`` block (docs/schema/check.schema.json keeps its first, flat names)."""
-        return {"fail_on": list(self.fail_on), "ignore": list(self.ignore),
-                "duplicate_relations": list(self.duplicate_relations), "min_confidence": self.min_confidence,
-                "thumbnail_phash_distance": self.thumbnail_phash_distance,
-                "dedup_phash_distance": self.dedup.phash_distance, "dedup_pdq_distance": self.dedup.pdq_distance,
-                "max_candidates": self.match.max_candidates, "keypoint_search": self.match.keypoint_search}
+        return {
+            "fail_on": list(self.fail_on),
+            "ignore": list(self.ignore),
+            "duplicate_relations": list(self.duplicate_relations),
+            "min_confidence": self.min_confidence,
+            "thumbnail_phash_distance": self.thumbnail_phash_distance,
+            "dedup_phash_distance": self.dedup.phash_distance,
+            "dedup_pdq_distance": self.dedup.pdq_distance,
+            "max_candidates": self.match.max_candidates,
+            "keypoint_search": self.match.keypoint_search,
+        }
 
     def to_tree(self) -> dict[str, Any]:
         """Every setting, as the TOML file nests them."""
         return asdict(self)
 
-    def check(self, where: str = "the policy") -> "Policy":
+    def check(self, where: str = "the policy") -> Policy:
         """Refuse unknown rules and out-of-range or mistyped settings (``PolicyError``)."""
         unknown = [r for r in self.fail_on if r not in RULES]
         if unknown:

@@ -8,12 +8,13 @@ rules by name. Adding a rule is one decorated function here, its test, and a lin
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .fingerprint import Fingerprint
-    from .matching.records import QueryResult
+    from .matching.records import Match, QueryResult
     from .policy import Policy
 
 
@@ -22,11 +23,11 @@ class FileFacts:
     """What the rules know of one checked file."""
 
     path: str
-    result: "QueryResult"
-    record: "Fingerprint | None"
+    result: QueryResult
+    record: Fingerprint | None
     #: path → (likely original, relation) for each copy within the drop
     copies_in_drop: dict[str, tuple[str, str]]
-    policy: "Policy"
+    policy: Policy
 
 
 #: a rule's logic: the facts of one file → one detail per finding
@@ -84,19 +85,25 @@ def _name_digest_mismatch(facts: FileFacts) -> Iterator[str]:
         yield f"named by {algorithm.upper()} {stem}, but its {algorithm.upper()} is {getattr(record, algorithm)}"
 
 
-def _other_references(facts: FileFacts) -> list:  # type: ignore[type-arg]
+def _other_references(facts: FileFacts) -> list[Match]:
     """The matches that are other files than this one (a file already indexed at its path is not its own copy)."""
     own = os.path.realpath(facts.path)
-    return [m for m in facts.result.matches
-            if any(os.path.realpath(p) != own for p in m.reference.get("paths") or [m.reference.get("path")])]
+    return [
+        m
+        for m in facts.result.matches
+        if any(os.path.realpath(p) != own for p in m.reference.get("paths") or [m.reference.get("path")])
+    ]
 
 
-@rule("duplicate-of-reference",
-      "the file is a copy (exact, metadata-only or near-duplicate) of a file in the index")
+@rule("duplicate-of-reference", "the file is a copy (exact, metadata-only or near-duplicate) of a file in the index")
 def _duplicate_of_reference(facts: FileFacts) -> Iterator[str]:
     policy = facts.policy
-    duplicates = [m for m in _other_references(facts) if m.relation in policy.duplicate_relations
-                  and (m.relation != "near-duplicate" or m.score >= policy.min_confidence)]
+    duplicates = [
+        m
+        for m in _other_references(facts)
+        if m.relation in policy.duplicate_relations
+        and (m.relation != "near-duplicate" or m.score >= policy.min_confidence)
+    ]
     if duplicates:
         best = duplicates[0]
         yield f"{best.relation} of {best.reference.get('path')} (confidence {best.score:.2f})"
@@ -115,8 +122,7 @@ def _duplicate_in_drop(facts: FileFacts) -> Iterator[str]:
         yield f"{relation} of {original}, also in this drop"
 
 
-@rule("thumbnail-mismatch",
-      "the embedded EXIF thumbnail shows a different picture (edited after the camera wrote it)")
+@rule("thumbnail-mismatch", "the embedded EXIF thumbnail shows a different picture (edited after the camera wrote it)")
 def _thumbnail_mismatch(facts: FileFacts) -> Iterator[str]:
     thumbnail = (facts.record.thumbnail if facts.record else None) or {}
     distance = thumbnail.get("phash_distance")

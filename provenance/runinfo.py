@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
@@ -18,8 +19,17 @@ if TYPE_CHECKING:
     from .index import Index
 
 #: the libraries whose versions can change a result (decoders, hashes, geometry, search)
-LIBRARIES = ("pillow", "pillow-heif", "imagehash", "exifread", "numpy", "opencv-python-headless", "faiss-cpu",
-             "numba", "pdqhash")
+LIBRARIES = (
+    "pillow",
+    "pillow-heif",
+    "imagehash",
+    "exifread",
+    "numpy",
+    "opencv-python-headless",
+    "faiss-cpu",
+    "numba",
+    "pdqhash",
+)
 
 
 def now() -> str:
@@ -38,10 +48,15 @@ def versions() -> dict[str, str | None]:
     return found
 
 
-def index_facts(index: "Index", given_as: str | None = None) -> dict[str, Any]:
+def index_facts(index: Index, given_as: str | None = None) -> dict[str, Any]:
     """The reference index of a run: where it is, what it was given as, its size and content digest."""
-    return {"path": index.path, "given_as": given_as or index.path, "files": len(index),
-            "contents": index.content_count(), "content_digest": index.content_digest()}
+    return {
+        "path": index.path,
+        "given_as": given_as or index.path,
+        "files": len(index),
+        "contents": index.content_count(),
+        "content_digest": index.content_digest(),
+    }
 
 
 def file_sha256(path: str) -> str | None:
@@ -56,8 +71,16 @@ def file_sha256(path: str) -> str | None:
     return digest.hexdigest()
 
 
-def run_block(*, started: str, parameters: dict[str, Any], inputs: Iterable[dict[str, Any]],
-              index: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_block(
+    *, started: str, parameters: dict[str, Any], inputs: Iterable[dict[str, Any]], index: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A report's ``run`` block (docs/reports.md)."""
-    return {"tool": f"provenance {__version__}", "versions": versions(), "started": started, "finished": now(),
-            "parameters": parameters, "index": index, "inputs": list(inputs)}
+    return {
+        "tool": f"provenance {__version__}",
+        "versions": versions(),
+        "started": started,
+        "finished": now(),
+        "parameters": parameters,
+        "index": index,
+        "inputs": list(inputs),
+    }

@@ -14,7 +14,7 @@ PDQ four). Two structures answer the same questions:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from itertools import combinations
 from math import comb
 from typing import Protocol
@@ -104,14 +104,19 @@ class BruteForceIndex:
         return _concat_pairs(found_i, found_j, found_d)
 
 
-def _concat_pairs(found_i, found_j, found_d) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _concat_pairs(
+    found_i: list[np.ndarray], found_j: list[np.ndarray], found_d: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not found_i:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32)
-    return (np.concatenate(found_i).astype(np.int64), np.concatenate(found_j).astype(np.int64),
-            np.concatenate(found_d).astype(np.int32))
+    return (
+        np.concatenate(found_i).astype(np.int64),
+        np.concatenate(found_j).astype(np.int64),
+        np.concatenate(found_d).astype(np.int32),
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _flip_masks(width: int, radius: int) -> np.ndarray:
     """Every ``width``-bit value with at most ``radius`` bits set."""
     masks = [0]
@@ -205,8 +210,9 @@ class MultiIndexHash:
             probes.append((b, len(masks), starts, lengths))
         return probes
 
-    def _verify(self, probes: list[tuple], query_hashes: np.ndarray,
-                max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _verify(
+        self, probes: list[tuple], query_hashes: np.ndarray, max_distance: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(query index, row, distance)`` of the probed rows within ``max_distance``; a row close
         in several blocks comes once per block."""
         q_out, r_out, d_out = [], [], []
@@ -264,8 +270,23 @@ class MultiIndexHash:
             out_i = np.empty(capacity, np.int64)
             out_j = np.empty(capacity, np.int64)
             out_d = np.empty(capacity, np.int32)
-            count, block, value = self_join(self.hashes, in_order, self._keys, orders, offsets, widths, masks,
-                                         mask_counts, radius, max_distance, block, value, out_i, out_j, out_d)
+            count, block, value = self_join(
+                self.hashes,
+                in_order,
+                self._keys,
+                orders,
+                offsets,
+                widths,
+                masks,
+                mask_counts,
+                radius,
+                max_distance,
+                block,
+                value,
+                out_i,
+                out_j,
+                out_d,
+            )
             found_i.append(out_i[:count])
             found_j.append(out_j[:count])
             found_d.append(out_d[:count])

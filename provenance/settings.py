@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from .errors import PolicyError
 
 T = TypeVar("T")
 
 
-def setting(default: Any = dataclasses.MISSING, *, help: str, minimum: float | None = None,
-            maximum: float | None = None, choices: tuple[str, ...] | None = None,
-            off: Any = dataclasses.MISSING, default_factory: Callable[[], Any] | None = None) -> Any:
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    off: Any = dataclasses.MISSING,
+    default_factory: Callable[[], Any] | None = None,
+) -> Any:
     """A dataclass field with its documentation and bounds (``off``: the value that disables a detection)."""
     metadata = {"help": help, "min": minimum, "max": maximum, "choices": choices}
     if off is not dataclasses.MISSING:
@@ -40,7 +48,8 @@ def _type_of(cls: type, name: str) -> Any:
 
 def _describe(kind: Any) -> str:
     return {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}.get(
-        kind, "a list of strings" if typing.get_origin(kind) is list else str(kind))
+        kind, "a list of strings" if typing.get_origin(kind) is list else str(kind)
+    )
 
 
 def check_value(cls: type, name: str, value: Any, where: str = "") -> Any:
@@ -84,7 +93,7 @@ def _number(value: float | None) -> str:
 
 def validate(obj: T, where: str = "") -> T:
     """Check every setting of ``obj`` (a settings dataclass) and of the settings dataclasses it holds."""
-    for name, field in _fields(type(obj)).items():
+    for name in _fields(type(obj)):
         value = getattr(obj, name)
         if dataclasses.is_dataclass(value):
             validate(value, where)
@@ -93,8 +102,14 @@ def validate(obj: T, where: str = "") -> T:
     return obj
 
 
-def from_table(cls: type[T], table: Mapping[str, Any], where: str, *,
-               nested: Mapping[str, type] | None = None, moved: Mapping[str, str] | None = None) -> T:
+def from_table(
+    cls: type[T],
+    table: Mapping[str, Any],
+    where: str,
+    *,
+    nested: Mapping[str, type] | None = None,
+    moved: Mapping[str, str] | None = None,
+) -> T:
     """An instance of ``cls`` from a TOML table: unknown keys refused (a typo cannot weaken a policy),
     ``nested`` names the sub-tables holding other settings dataclasses, ``moved`` maps old keys to
     where they live now (refused with that message)."""

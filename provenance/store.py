@@ -20,9 +20,10 @@ import json
 import os
 import sqlite3
 import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from .errors import IndexCorrupt
 
@@ -146,11 +147,14 @@ def _migrate_to_v3(db: sqlite3.Connection) -> None:
     db.execute(f"INSERT INTO contents_v3 SELECT {', '.join(_CONTENT_COLUMNS)} FROM contents")
     db.execute("DROP TABLE contents")
     db.execute("ALTER TABLE contents_v3 RENAME TO contents")
-    _run_script(db, """
+    _run_script(
+        db,
+        """
         CREATE INDEX contents_md5 ON contents(md5);
         CREATE INDEX contents_sha1 ON contents(sha1);
         CREATE INDEX contents_image_data ON contents(image_data_sha256);
-    """)
+    """,
+    )
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -166,10 +170,32 @@ MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {1: _SCHEMA_
 _REQUIRED = {
     "meta": {"key", "value"},
     "roots": {"id", "path"},
-    "contents": {"sha256", "md5", "sha1", "size", "kind", "format", "width", "height", "image_data_sha256",
-                 "jpeg_quality", "complete", "record"},
-    "files": {"id", "root_id", "path", "size", "mtime_ns", "mtime", "sha256", "name_digest", "error_type",
-              "error_message"},
+    "contents": {
+        "sha256",
+        "md5",
+        "sha1",
+        "size",
+        "kind",
+        "format",
+        "width",
+        "height",
+        "image_data_sha256",
+        "jpeg_quality",
+        "complete",
+        "record",
+    },
+    "files": {
+        "id",
+        "root_id",
+        "path",
+        "size",
+        "mtime_ns",
+        "mtime",
+        "sha256",
+        "name_digest",
+        "error_type",
+        "error_message",
+    },
 }
 _REQUIRED_FROM = {"features": (2, {"sha256", "method", "data"}), "hashes": (3, {"sha256", "kind", "value"})}
 
@@ -216,8 +242,9 @@ class Store:
     (refused before any work when the file or its folder cannot be written).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, writable: bool = True,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, writable: bool = True, timeout: float = 60.0
+    ) -> None:
         self.path = os.fspath(path)
         self.writable = writable or create
         self.timeout = timeout
@@ -296,7 +323,8 @@ class Store:
             return 0
         if version > SCHEMA_VERSION:
             raise IndexCorrupt(
-                f"{self.path}: made by a newer provenance (schema {version}; this one reads up to {SCHEMA_VERSION})")
+                f"{self.path}: made by a newer provenance (schema {version}; this one reads up to {SCHEMA_VERSION})"
+            )
         if version < 0 or "meta" not in tables or "files" not in tables:
             raise IndexCorrupt(f"{self.path}: an SQLite file, but not a provenance index")
         required = dict(_REQUIRED)
@@ -312,8 +340,10 @@ class Store:
                 raise IndexCorrupt(f"{self.path}: a damaged provenance index (table {table!r} lacks {missing})")
         stated = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if stated is not None and stated[0] != str(version):
-            raise IndexCorrupt(f"{self.path}: a damaged provenance index (its meta says schema {stated[0]!r}, "
-                               f"its header says {version})")
+            raise IndexCorrupt(
+                f"{self.path}: a damaged provenance index (its meta says schema {stated[0]!r}, "
+                f"its header says {version})"
+            )
         return version
 
     def _check_writable(self) -> None:
@@ -329,7 +359,8 @@ class Store:
         if version < 3:
             union = " UNION ALL ".join(
                 f"SELECT sha256, '{column}' AS kind, {column} AS value FROM main.contents WHERE {column} IS NOT NULL"
-                for column in _V2_HASH_COLUMNS)
+                for column in _V2_HASH_COLUMNS
+            )
             self.db.execute(f"CREATE TEMP VIEW hashes AS {union}")
         if version < 2:
             _run_script(self.db, _SCHEMA_V2.replace("CREATE TABLE", "CREATE TEMP TABLE"))
@@ -337,7 +368,7 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -405,8 +436,10 @@ class Store:
     def absorb_root(self, inner_id: int, outer_id: int, prefix: str) -> None:
         """Move the files of root ``inner_id`` under ``outer_id`` (which contains it at ``prefix``)."""
         for fid, path in self.db.execute("SELECT id, path FROM files WHERE root_id = ?", (inner_id,)).fetchall():
-            self.db.execute("UPDATE files SET root_id = ?, path = ? WHERE id = ?",
-                            (outer_id, encode_path(prefix + decode_path(path)), fid))
+            self.db.execute(
+                "UPDATE files SET root_id = ?, path = ? WHERE id = ?",
+                (outer_id, encode_path(prefix + decode_path(path)), fid),
+            )
         self.db.execute("DELETE FROM roots WHERE id = ?", (inner_id,))
 
     def move_root(self, root_id: int, new_path: str) -> None:
@@ -421,8 +454,9 @@ class Store:
         ).fetchone()
         return None if row is None else FileRow(row[0], row[1], decode_path(row[2]), *row[3:])
 
-    def put(self, root_id: int, path: str, mtime_ns: int | None, record: dict[str, Any],
-            hash_fields: Iterable[str] = ()) -> None:
+    def put(
+        self, root_id: int, path: str, mtime_ns: int | None, record: dict[str, Any], hash_fields: Iterable[str] = ()
+    ) -> None:
         """Store one fingerprint record for ``path`` (its content first, then the file row).
 
         ``hash_fields`` names the keys of ``record["hashes"]`` that are hash values (one row each
@@ -440,8 +474,18 @@ class Store:
             " mtime = excluded.mtime, sha256 = excluded.sha256, name_digest = excluded.name_digest,"
             " error_type = excluded.error_type, error_message = excluded.error_message,"
             " indexed_at = excluded.indexed_at",
-            (root_id, encode_path(path), record.get("size"), mtime_ns, record.get("mtime"), sha256,
-             json.dumps(name) if name is not None else None, error.get("type"), error.get("message"), now_iso()),
+            (
+                root_id,
+                encode_path(path),
+                record.get("size"),
+                mtime_ns,
+                record.get("mtime"),
+                sha256,
+                json.dumps(name) if name is not None else None,
+                error.get("type"),
+                error.get("message"),
+                now_iso(),
+            ),
         )
 
     def _put_content(self, record: dict[str, Any], hash_fields: Iterable[str]) -> None:
@@ -453,19 +497,36 @@ class Store:
         metadata = record.get("metadata") or {}
         content = {k: v for k, v in record.items() if k not in FILE_FIELDS}
         values = {
-            **{k: record.get(k) for k in ("sha256", "md5", "sha1", "size", "kind", "format", "width", "height",
-                                           "image_data_sha256", "jpeg_quality")},
+            **{
+                k: record.get(k)
+                for k in (
+                    "sha256",
+                    "md5",
+                    "sha1",
+                    "size",
+                    "kind",
+                    "format",
+                    "width",
+                    "height",
+                    "image_data_sha256",
+                    "jpeg_quality",
+                )
+            },
             **{k: metadata.get(k) for k in ("make", "model", "software", "datetime_original")},
             "complete": complete,
             "record": json.dumps(content, separators=(",", ":")),
         }
         columns = ", ".join(_CONTENT_COLUMNS)
-        self.db.execute(f"INSERT OR REPLACE INTO contents ({columns}) VALUES ({', '.join('?' * len(_CONTENT_COLUMNS))})",
-                        [values[c] for c in _CONTENT_COLUMNS])
+        self.db.execute(
+            f"INSERT OR REPLACE INTO contents ({columns}) VALUES ({', '.join('?' * len(_CONTENT_COLUMNS))})",
+            [values[c] for c in _CONTENT_COLUMNS],
+        )
         self.db.execute("DELETE FROM hashes WHERE sha256 = ?", (sha256,))
         hashes = record.get("hashes") or {}
-        self.db.executemany("INSERT INTO hashes VALUES (?, ?, ?)",
-                            [(sha256, kind, hashes[kind]) for kind in hash_fields if isinstance(hashes.get(kind), str)])
+        self.db.executemany(
+            "INSERT INTO hashes VALUES (?, ?, ?)",
+            [(sha256, kind, hashes[kind]) for kind in hash_fields if isinstance(hashes.get(kind), str)],
+        )
 
     def delete_files(self, ids: Iterable[int]) -> int:
         count = 0
@@ -488,8 +549,10 @@ class Store:
 
     def put_features(self, method: str, rows: list[tuple[str, bytes]]) -> None:
         """Store feature blobs of ``method`` (in the caller's transaction)."""
-        self.db.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
-                            [(sha, method, data, now_iso()) for sha, data in rows])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
+            [(sha, method, data, now_iso()) for sha, data in rows],
+        )
 
     def iter_file_rows(self, root_id: int | None = None) -> Iterator[FileRow]:
         query = "SELECT id, root_id, path, size, mtime_ns, sha256, error_type FROM files"
@@ -523,8 +586,7 @@ class Store:
 
     def records_with_hash(self, kind: str, value: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
         """The files whose hash of ``kind`` equals ``value``."""
-        return self.iter_records("c.sha256 IN (SELECT sha256 FROM hashes WHERE kind = ? AND value = ?)",
-                                 (kind, value))
+        return self.iter_records("c.sha256 IN (SELECT sha256 FROM hashes WHERE kind = ? AND value = ?)", (kind, value))
 
     def hash_column(self, kind: str) -> tuple[list[str], list[str]]:
         """(sha256s, hex values) of every content with a hash of ``kind``, by sha256."""
@@ -539,7 +601,7 @@ class Store:
         """Each content's ``hashes`` as its record holds them (every kind, plugins' and PDQ's quality too)."""
         out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(sha256s), 500):
-            chunk = sha256s[start:start + 500]
+            chunk = sha256s[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for sha, hashes in self.db.execute(
                 f"SELECT sha256, json_extract(record, '$.hashes') FROM contents WHERE sha256 IN ({marks})", chunk
@@ -551,7 +613,7 @@ class Store:
         """(root id, relative path) of every file holding each content."""
         out: dict[str, list[tuple[int, str]]] = {}
         for start in range(0, len(sha256s), 500):
-            chunk = sha256s[start:start + 500]
+            chunk = sha256s[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for sha, root_id, path in self.db.execute(
                 f"SELECT sha256, root_id, path FROM files WHERE sha256 IN ({marks}) ORDER BY root_id, path", chunk
@@ -584,8 +646,11 @@ class Store:
         def one(query: str) -> Any:
             return self.db.execute(query).fetchone()[0]
 
-        kinds = dict(self.db.execute(
-            "SELECT c.kind, count(*) FROM files f JOIN contents c ON c.sha256 = f.sha256 GROUP BY c.kind"))
+        kinds = dict(
+            self.db.execute(
+                "SELECT c.kind, count(*) FROM files f JOIN contents c ON c.sha256 = f.sha256 GROUP BY c.kind"
+            )
+        )
         return {
             "schema_version": self.schema_version(),
             "created": self.get_meta("created"),
@@ -595,26 +660,49 @@ class Store:
             "other_files": kinds.get("other", 0),
             "duplicate_files": one(
                 "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM files"
-                " WHERE sha256 IS NOT NULL GROUP BY sha256)"),
-            "formats": dict(self.db.execute(
-                "SELECT coalesce(c.format, '(not an image)'), count(*) FROM files f"
-                " JOIN contents c ON c.sha256 = f.sha256 GROUP BY 1 ORDER BY 2 DESC, 1")),
+                " WHERE sha256 IS NOT NULL GROUP BY sha256)"
+            ),
+            "formats": dict(
+                self.db.execute(
+                    "SELECT coalesce(c.format, '(not an image)'), count(*) FROM files f"
+                    " JOIN contents c ON c.sha256 = f.sha256 GROUP BY 1 ORDER BY 2 DESC, 1"
+                )
+            ),
             "cameras": [
-                {"make": make, "model": model, "files": n} for make, model, n in self.db.execute(
+                {"make": make, "model": model, "files": n}
+                for make, model, n in self.db.execute(
                     "SELECT c.make, c.model, count(*) FROM files f JOIN contents c ON c.sha256 = f.sha256"
-                    " WHERE c.make IS NOT NULL OR c.model IS NOT NULL GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")
+                    " WHERE c.make IS NOT NULL OR c.model IS NOT NULL GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
+                )
             ],
-            "datetime_original": dict(zip(("first", "last", "files"), self.db.execute(
-                "SELECT min(c.datetime_original), max(c.datetime_original), count(c.datetime_original)"
-                " FROM files f JOIN contents c ON c.sha256 = f.sha256").fetchone())),
-            "error_types": dict(self.db.execute(
-                "SELECT error_type, count(*) FROM files WHERE error_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC")),
-            "error_rows": [(r, decode_path(p), t, m) for r, p, t, m in self.db.execute(
-                "SELECT root_id, path, error_type, error_message FROM files WHERE error_type IS NOT NULL"
-                " ORDER BY root_id, path")],
-            "mismatch_rows": [(r, decode_path(p)) for r, p in self.db.execute(
-                "SELECT root_id, path FROM files WHERE json_extract(name_digest, '$.matches') = 0"
-                " ORDER BY root_id, path")],
+            "datetime_original": dict(
+                zip(
+                    ("first", "last", "files"),
+                    self.db.execute(
+                        "SELECT min(c.datetime_original), max(c.datetime_original), count(c.datetime_original)"
+                        " FROM files f JOIN contents c ON c.sha256 = f.sha256"
+                    ).fetchone(),
+                )
+            ),
+            "error_types": dict(
+                self.db.execute(
+                    "SELECT error_type, count(*) FROM files WHERE error_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"
+                )
+            ),
+            "error_rows": [
+                (r, decode_path(p), t, m)
+                for r, p, t, m in self.db.execute(
+                    "SELECT root_id, path, error_type, error_message FROM files WHERE error_type IS NOT NULL"
+                    " ORDER BY root_id, path"
+                )
+            ],
+            "mismatch_rows": [
+                (r, decode_path(p))
+                for r, p in self.db.execute(
+                    "SELECT root_id, path FROM files WHERE json_extract(name_digest, '$.matches') = 0"
+                    " ORDER BY root_id, path"
+                )
+            ],
         }
 
     def integrity_check(self) -> str:

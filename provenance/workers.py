@@ -21,14 +21,14 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
+from .defaults import DEFAULT_TIMEOUT
 from .errors import FingerprintTimeout, WorkerCrashed
 from .files import WalkError
 from .fingerprint import Fingerprint, FingerprintOptions, fingerprint
-
-from .defaults import DEFAULT_TIMEOUT
 
 WORKER_COMMAND = (sys.executable, "-m", "provenance.worker")
 
@@ -53,6 +53,7 @@ class Ready:
 
 # -- fingerprinting ------------------------------------------------------------------------------
 
+
 def fingerprint_many(
     paths: Iterable[str | os.PathLike[str] | WalkError],
     *,
@@ -61,7 +62,7 @@ def fingerprint_many(
     timeout: float | None = DEFAULT_TIMEOUT,
     worker_command: Sequence[str] = WORKER_COMMAND,
     debug: bool = False,
-) -> Iterator[Fingerprint]:
+) -> Generator[Fingerprint, None, None]:
     """Yield one ``Fingerprint`` per path, in input order.
 
     ``jobs=0`` works in this process (no isolation from crashing decoders, no time
@@ -84,8 +85,15 @@ def fingerprint_many(
     def failed(payload: dict[str, Any], error_type: str, message: str) -> dict[str, Any]:
         return {"record": fingerprint_error_record(payload["path"], error_type, message).to_dict()}
 
-    pool = WorkerPool("fingerprint", {"options": options.to_dict()}, jobs, failed=failed, timeout=timeout,
-                      worker_command=worker_command, debug=debug)
+    pool = WorkerPool(
+        "fingerprint",
+        {"options": options.to_dict()},
+        jobs,
+        failed=failed,
+        timeout=timeout,
+        worker_command=worker_command,
+        debug=debug,
+    )
     with pool:
         for reply in pool.map(payloads()):
             yield Fingerprint.from_dict(reply["record"])
@@ -133,6 +141,7 @@ def fingerprint_error_record(path: str, error_type: str, message: str) -> Finger
 
 
 # -- the pool --------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Item:
@@ -187,8 +196,9 @@ class _Worker:
             except ValueError:
                 self.garbled = True
                 return None
-            if not isinstance(message, dict) or not isinstance(message.get("reply", message.get("failure")),
-                                                                 (dict, str)):
+            if not isinstance(message, dict) or not isinstance(
+                message.get("reply", message.get("failure")), (dict, str)
+            ):
                 self.garbled = True
                 return None
             replies.append(message)
@@ -244,7 +254,7 @@ class WorkerPool:
         self.selector = selectors.DefaultSelector()
         self.workers: list[_Worker] = []
 
-    def __enter__(self) -> "WorkerPool":
+    def __enter__(self) -> WorkerPool:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -331,8 +341,7 @@ class WorkerPool:
                     self._replace(worker, done, "the worker process answered out of turn")
                     break
                 if "failure" in message:  # the handler raised: a bug of ours, costing this item only
-                    done[worker.item.index] = self.failed(worker.item.payload, "InternalError",
-                                                          str(message["failure"]))
+                    done[worker.item.index] = self.failed(worker.item.payload, "InternalError", str(message["failure"]))
                 else:
                     done[worker.item.index] = message["reply"]
                 worker.item = None
@@ -340,11 +349,16 @@ class WorkerPool:
             now = time.monotonic()
             for worker in [w for w in self.workers if w.item is not None]:
                 if worker.item is not None and now - worker.item.started >= self.timeout:
-                    self._replace(worker, done, f"gave up after {self.timeout:g} s (per-file time limit, --timeout)",
-                                  FingerprintTimeout.error_type)
+                    self._replace(
+                        worker,
+                        done,
+                        f"gave up after {self.timeout:g} s (per-file time limit, --timeout)",
+                        FingerprintTimeout.error_type,
+                    )
 
-    def _replace(self, worker: _Worker, done: dict[int, dict[str, Any]], message: str,
-                 error_type: str = WorkerCrashed.error_type) -> None:
+    def _replace(
+        self, worker: _Worker, done: dict[int, dict[str, Any]], message: str, error_type: str = WorkerCrashed.error_type
+    ) -> None:
         item = worker.item
         if worker in self.workers:
             self._retire(worker)

@@ -49,7 +49,7 @@ class XmpPacket:
         self.properties = properties
 
     @classmethod
-    def parse(cls, packet: bytes | str) -> "XmpPacket":
+    def parse(cls, packet: bytes | str) -> XmpPacket:
         """Parse a packet; raises ValueError (with the parser's reason) when it is not XML."""
         if isinstance(packet, str):
             packet = packet.encode("utf-8", errors="replace")
@@ -145,7 +145,7 @@ def xmp_packet_bytes(im: Image.Image) -> bytes | None:
     if tag is not None:
         try:
             value = tag.get(700)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a damaged TIFF tag: no XMP from it
             value = None
         if value:
             return value if isinstance(value, bytes) else str(value).encode("utf-8", errors="replace")

@@ -37,8 +37,10 @@ def report_validator(name: str):
     schemas = [json.loads(p.read_text()) for p in (ROOT / "docs" / "schema").glob("*.schema.json")]
     registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas)
     return jsonschema.Draft202012Validator(
-        json.loads((ROOT / "docs" / "schema" / f"{name}.schema.json").read_text()), registry=registry,
-        format_checker=jsonschema.FormatChecker())
+        json.loads((ROOT / "docs" / "schema" / f"{name}.schema.json").read_text()),
+        registry=registry,
+        format_checker=jsonschema.FormatChecker(),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -80,8 +80,15 @@ def _date(value: Any, subsec: Any = None, offset: Any = None) -> tuple | None:
     y, mo, d, h, mi, s, frac, rest = m.groups()
     frac = frac or (_text(subsec) if _text(subsec) and _text(subsec).isdigit() else None)
     try:
-        moment = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0),
-                          int(round(float(f"0.{frac}") * 1e6)) if frac else 0)
+        moment = datetime(
+            int(y),
+            int(mo),
+            int(d),
+            int(h or 0),
+            int(mi or 0),
+            int(s or 0),
+            int(round(float(f"0.{frac}") * 1e6)) if frac else 0,
+        )
     except ValueError:
         return None
     zone = _text(offset) or _text(rest)

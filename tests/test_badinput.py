@@ -5,17 +5,20 @@ import subprocess
 import sys
 
 import pytest
+from conftest import corpus_path
 
 from provenance import fingerprint_many
-
-from conftest import corpus_path
 
 pytestmark = pytest.mark.corpus
 
 
 def hostile_files():
-    folders = [corpus_path("pillow-images"), corpus_path("exif-samples", "jpg", "invalid"),
-               corpus_path("heif", "heif_corrupted"), corpus_path("heif", "heif_truncated")]
+    folders = [
+        corpus_path("pillow-images"),
+        corpus_path("exif-samples", "jpg", "invalid"),
+        corpus_path("heif", "heif_corrupted"),
+        corpus_path("heif", "heif_truncated"),
+    ]
     return [p for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
@@ -28,7 +31,11 @@ def test_every_hostile_file_gets_exactly_one_record_and_the_run_ends():
     for bomb in ("decompression_bomb.gif", "decompression_bomb.ico", "reallybig.bmp", "badwidth.bmp"):
         assert by_name[bomb].error["type"] == "ImageTooLarge", bomb
     assert by_name["truncated.heic"].error is not None
-    failures = [(r.path, r.error) for r in records if r.error and r.error["type"] in ("InternalError", "WorkerCrashed", "Timeout")]
+    failures = [
+        (r.path, r.error)
+        for r in records
+        if r.error and r.error["type"] in ("InternalError", "WorkerCrashed", "Timeout")
+    ]
     assert failures == []  # damage is always named, never an unexplained failure
     assert all(r.sha256 for r in records)  # every file's bytes were digested
 
@@ -36,8 +43,12 @@ def test_every_hostile_file_gets_exactly_one_record_and_the_run_ends():
 def test_the_command_line_reports_damage_with_exit_code_3(tmp_path):
     out = tmp_path / "hostile.jsonl"
     folder = corpus_path("exif-samples", "jpg", "invalid")
-    done = subprocess.run([sys.executable, "-m", "provenance", "fingerprint", str(folder), "-o", str(out), "-q"],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "provenance", "fingerprint", str(folder), "-o", str(out), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == len([p for p in folder.iterdir() if not p.name.startswith(".")])
     assert done.returncode == (3 if any(r["error"] for r in lines) else 0)
@@ -46,10 +57,10 @@ def test_the_command_line_reports_damage_with_exit_code_3(tmp_path):
 
 def test_matching_hostile_queries_gives_one_result_each(tmp_path):
     """Crash reproducers, bombs and truncated files as match queries: one result each, the run ends."""
+    from conftest import FIXTURES
+
     from provenance import Index, match
     from provenance.captions import from_name
-
-    from conftest import FIXTURES
 
     pillow = corpus_path("pillow-images")
     pattern = ("crash", "oom", "timeout", "bomb", "trunc", "broken", "bad")

@@ -11,37 +11,50 @@ import shutil
 import subprocess
 
 import pytest
+from conftest import ARTICLE_FILES, FIXTURES
 from PIL import Image
 
 from provenance import Index, MatchOptions, match
 from provenance.captions import from_name
 from provenance.report import write_report
 
-from conftest import ARTICLE_FILES, FIXTURES
-
 CHROMIUM = os.environ.get("PROVENANCE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("PROVENANCE_REQUIRE_CHROMIUM"):
     raise RuntimeError("PROVENANCE_REQUIRE_CHROMIUM is set but no Chromium was found")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium); "
-                                                         "set PROVENANCE_CHROMIUM to its path")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium not installed (apt-get install chromium); set PROVENANCE_CHROMIUM to its path"
+)
 
 # each payload, if it ever ran, would leave a mark in the DOM
 PAYLOADS = [
     "<img src=x onerror=\"document.title='PWNED-img'\">",
     "<script>document.title='PWNED-script'</script>",
     "<svg onload=\"document.body.setAttribute('data-pwned','svg')\"></svg>",
-    "\"><b id=pwned-attr onmouseover=x>",
+    '"><b id=pwned-attr onmouseover=x>',
     "</style><script>document.title='PWNED-style'</script>",
 ]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-         "--virtual-time-budget=3000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--virtual-time-budget=3000",
+]
 
 
 def chromium(page, tmp_path, *args, fragment=""):
     profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
-    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri() + fragment],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri() + fragment],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return result
 
 
@@ -82,8 +95,9 @@ def write_html(data, path):
 def test_the_payloads_would_run_if_they_were_not_escaped(tmp_path):
     """The detector works: the same payloads pasted raw into a page do leave their marks."""
     page = tmp_path / "control.html"
-    page.write_text("<!doctype html><html><head><title>control</title></head><body>" + "".join(PAYLOADS)
-                    + "</body></html>")
+    page.write_text(
+        "<!doctype html><html><head><title>control</title></head><body>" + "".join(PAYLOADS) + "</body></html>"
+    )
     dom = dump_dom(page, tmp_path)
     assert "PWNED" in dom.split("</title>")[0] or 'data-pwned="svg"' in dom
 

@@ -10,7 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from provenance.captions import (
-    Query, apply_embedded, parse_name, queries_from_html, queries_from_manifest, resolve_inside,
+    Query,
+    apply_embedded,
+    parse_name,
+    queries_from_html,
+    queries_from_manifest,
+    resolve_inside,
 )  # fmt: skip
 from provenance.errors import ProvenanceError
 
@@ -45,8 +50,12 @@ def test_any_name_parses_without_error(name):
         assert parts.caption == parts.caption.strip() and parts.caption
 
 
-@given(st.from_regex(r"[a-z]{3,8}(-[a-z]{3,8}){1,4}", fullmatch=True), st.integers(16, 9999), st.integers(16, 9999),
-       st.integers(1, 99))
+@given(
+    st.from_regex(r"[a-z]{3,8}(-[a-z]{3,8}){1,4}", fullmatch=True),
+    st.integers(16, 9999),
+    st.integers(16, 9999),
+    st.integers(1, 99),
+)
 def test_declared_size_and_counter_round_trip(slug, width, height, counter):
     parts = parse_name(f"{slug}-{width}x{height}-{counter}.jpg")
     assert parts.declared_size == [width, height]
@@ -74,8 +83,13 @@ def test_resolve_inside_refuses_to_leave_the_root(tmp_path):
     root = str(tmp_path / "page")
     assert resolve_inside(root, "img/a%20b.jpg")[0] == os.path.realpath(tmp_path / "page" / "img" / "a b.jpg")
     assert resolve_inside(root, "./img/a b.jpg?ver=3#x")[0].endswith("a b.jpg")
-    for escape in ("../secret.jpg", "img/../../secret.jpg", "%2e%2e/secret.jpg", "/etc/passwd",
-                   str(tmp_path / "secret.jpg")):
+    for escape in (
+        "../secret.jpg",
+        "img/../../secret.jpg",
+        "%2e%2e/secret.jpg",
+        "/etc/passwd",
+        str(tmp_path / "secret.jpg"),
+    ):
         path, why = resolve_inside(root, escape)
         assert path is None and why, escape
     os.symlink(tmp_path / "secret.jpg", tmp_path / "page" / "link.jpg")
@@ -125,10 +139,13 @@ def test_html_page_queries(tmp_path):
 def test_csv_manifest_keeps_extra_columns_and_refuses_escapes(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"x")
     manifest = tmp_path / "captions.csv"
-    manifest.write_text("path,caption,source_url,desk\n"
-                        "a.jpg,Officials tour facility,https://example.org/story,=cmd|' /C calc'!A0\n"
-                        "../b.jpg,Escape,,\n"
-                        "missing.jpg,,,\n", encoding="utf-8")
+    manifest.write_text(
+        "path,caption,source_url,desk\n"
+        "a.jpg,Officials tour facility,https://example.org/story,=cmd|' /C calc'!A0\n"
+        "../b.jpg,Escape,,\n"
+        "missing.jpg,,,\n",
+        encoding="utf-8",
+    )
     first, escape, missing = queries_from_manifest(str(manifest))
     assert first.caption == "Officials tour facility" and first.caption_source == "manifest"
     assert first.extra == {"source_url": "https://example.org/story", "desk": "=cmd|' /C calc'!A0"}

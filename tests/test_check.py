@@ -8,14 +8,13 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES, MISNAMED, report_validator
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from provenance import Index
 from provenance.check import check
 from provenance.cli import main
 from provenance.policy import DEFAULT_FAIL_ON, RULES, PolicyError, load_policy
-
-from conftest import FIXTURES, MISNAMED, report_validator
 
 CANTEEN = FIXTURES / "article" / "canteen-lunch-960x640-1.jpg"
 RALLY = FIXTURES / "article" / "rally-car-in-the-snow-960x640-1.jpg"
@@ -50,26 +49,31 @@ def make_drop(folder, *, broken=True):
 def test_policy_defaults_and_file(tmp_path):
     assert load_policy().fail_on == list(DEFAULT_FAIL_ON)
     policy_file = tmp_path / "provenance.toml"
-    policy_file.write_text('fail_on = ["unknown", "unreadable"]\nignore = ["*.txt"]\n'
-                           '[thresholds]\nmin_confidence = 0.9\nthumbnail_phash_distance = 20\n')
+    policy_file.write_text(
+        'fail_on = ["unknown", "unreadable"]\nignore = ["*.txt"]\n'
+        "[thresholds]\nmin_confidence = 0.9\nthumbnail_phash_distance = 20\n"
+    )
     policy = load_policy(str(policy_file))
     assert policy.fail_on == ["unknown", "unreadable"] and policy.ignore == ["*.txt"]
     assert policy.min_confidence == 0.9 and policy.thumbnail_phash_distance == 20
     assert load_policy(str(policy_file), fail_on=["duplicate-in-drop"]).fail_on == ["duplicate-in-drop"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ('fail_on = ["no-such-rule"]', "unknown rule"),
-    ('fail_on = "unknown"', "list of strings"),
-    ("speed = 3", "unknown setting"),
-    ("[thresholds]\nmin_confidence = 2.0", "between 0 and 1"),
-    ("[match]\nmax_candidates = true", "must be a whole number"),
-    ("[match]\nmax_candidates = 0", "between 1 and 100"),
-    ("[thresholds]\nmax_candidates = 8", r"has moved: write it in the \[match\] table"),
-    ("dedup_pdq_distance = 30", r"has moved: write it in the \[dedup\] table as pdq_distance"),
-    ("[match]\nspeed = 3", r"unknown setting 'speed'"),
-    ("fail_on = [", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('fail_on = ["no-such-rule"]', "unknown rule"),
+        ('fail_on = "unknown"', "list of strings"),
+        ("speed = 3", "unknown setting"),
+        ("[thresholds]\nmin_confidence = 2.0", "between 0 and 1"),
+        ("[match]\nmax_candidates = true", "must be a whole number"),
+        ("[match]\nmax_candidates = 0", "between 1 and 100"),
+        ("[thresholds]\nmax_candidates = 8", r"has moved: write it in the \[match\] table"),
+        ("dedup_pdq_distance = 30", r"has moved: write it in the \[dedup\] table as pdq_distance"),
+        ("[match]\nspeed = 3", r"unknown setting 'speed'"),
+        ("fail_on = [", "not valid TOML"),
+    ],
+)
 def test_bad_policies_are_refused_with_the_reason(tmp_path, text, message):
     policy_file = tmp_path / "p.toml"
     policy_file.write_text(text)
@@ -80,8 +84,12 @@ def test_bad_policies_are_refused_with_the_reason(tmp_path, text, message):
 def test_findings_on_a_drop_we_built(tmp_path, db):
     drop = make_drop(tmp_path / "drop")
     with Index(db) as index:
-        report = check([str(drop)], index, load_policy(fail_on=list(RULES)).__class__(
-            fail_on=list(RULES), ignore=["*.txt"]), jobs=1)
+        report = check(
+            [str(drop)],
+            index,
+            load_policy(fail_on=list(RULES)).__class__(fail_on=list(RULES), ignore=["*.txt"]),
+            jobs=1,
+        )
     found = {(f.path.rsplit("/", 1)[-1], f.rule) for f in report.findings}
     assert (MISNAMED.name, "name-digest-mismatch") in found
     assert (MISNAMED.name, "duplicate-of-reference") in found
@@ -118,8 +126,16 @@ def test_exit_status_follows_the_policy(tmp_path, db):
     assert run("check", drop, "--against", db, "-j", "1", "-q", "--fail-on", "unreadable").exit_code == 1
 
 
-@pytest.mark.parametrize("args", [["--fail-on", "nonsense"], ["--policy", "missing.toml"], ["-o", "r.txt"],
-                                  ["--junit", "-"], ["-o", "-", "-o", "-"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--fail-on", "nonsense"],
+        ["--policy", "missing.toml"],
+        ["-o", "r.txt"],
+        ["--junit", "-"],
+        ["-o", "-", "-o", "-"],
+    ],
+)
 def test_configuration_errors_exit_2(tmp_path, db, args):
     drop = make_drop(tmp_path / "drop")
     result = run("check", drop, "--against", db, "-q", *args)
@@ -136,8 +152,9 @@ def test_junit_has_a_case_per_file_and_a_failure_per_violation(tmp_path, db):
     drop = make_drop(tmp_path / "drop")
     policy = tmp_path / "provenance.toml"
     policy.write_text('fail_on = ["name-digest-mismatch", "unknown"]\nignore = ["*.txt"]\n')
-    result = run("check", drop, "--against", db, "--policy", policy, "--junit", tmp_path / "results.xml", "-j", "1",
-                 "-q")
+    result = run(
+        "check", drop, "--against", db, "--policy", policy, "--junit", tmp_path / "results.xml", "-j", "1", "-q"
+    )
     assert result.exit_code == 1
     xml = JUnitXml.fromfile(str(tmp_path / "results.xml"))
     cases = {case.name.rsplit("/", 1)[-1]: case for suite in xml for case in suite}
@@ -212,8 +229,23 @@ def test_check_report_formats(tmp_path, db):
     from bs4 import BeautifulSoup
 
     drop = make_drop(tmp_path / "drop")
-    result = run("check", drop, "--against", db, "-j", "1", "-q", "-o", tmp_path / "r.html", "-o", tmp_path / "r.md",
-                 "-o", tmp_path / "r.csv", "-o", tmp_path / "r.json")
+    result = run(
+        "check",
+        drop,
+        "--against",
+        db,
+        "-j",
+        "1",
+        "-q",
+        "-o",
+        tmp_path / "r.html",
+        "-o",
+        tmp_path / "r.md",
+        "-o",
+        tmp_path / "r.csv",
+        "-o",
+        tmp_path / "r.json",
+    )
     assert result.exit_code == 1
     soup = BeautifulSoup((tmp_path / "r.html").read_text(), "html.parser")
     assert "name-digest-mismatch" in soup.select_one(".panel").get_text()
@@ -221,3 +253,39 @@ def test_check_report_formats(tmp_path, db):
     assert (tmp_path / "r.md").read_text().startswith("# Check: the policy is violated")
     rerendered = run("report", tmp_path / "r.json", "-f", "md")
     assert rerendered.stdout == (tmp_path / "r.md").read_text()
+
+
+def test_check_takes_saved_pages_and_manifests(tmp_path, db):
+    drop = make_drop(tmp_path / "drop", broken=False)
+    (drop / "captions.csv").write_text(f"path,caption\n{MISNAMED.name},A caption from the desk\nrally.jpg,\n")
+    (drop / "article.html").write_text(
+        '<figure><img src="canteen.jpg"><figcaption>Canteen, from the page</figcaption></figure>'
+    )
+    out = tmp_path / "r.json"
+    result = run(
+        "check",
+        "--manifest",
+        drop / "captions.csv",
+        "--html",
+        drop / "article.html",
+        "--against",
+        db,
+        "--fail-on",
+        "name-digest-mismatch,unknown",
+        "-j",
+        "1",
+        "-q",
+        "-o",
+        out,
+    )
+    assert result.exit_code == 1
+    report = json.loads(out.read_text())
+    queries = {r["query"]["path"].rsplit("/", 1)[-1]: r["query"] for r in report["results"]}
+    assert set(queries) == {"canteen.jpg", MISNAMED.name, "rally.jpg"}
+    assert queries["canteen.jpg"]["caption_source"] == "html:figcaption"
+    assert queries[MISNAMED.name]["caption"] == "A caption from the desk"
+    violated = {(v["path"].rsplit("/", 1)[-1], v["rule"]) for v in report["violations"]}
+    assert violated == {(MISNAMED.name, "name-digest-mismatch"), ("rally.jpg", "unknown")}
+    roles = {i["role"] for i in report["run"]["inputs"]}
+    assert roles == {"file", "page", "manifest"}
+    report_validator("check").validate(report)

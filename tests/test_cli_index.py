@@ -9,10 +9,9 @@ import json
 import shutil
 
 from click.testing import CliRunner
+from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, MISNAMED
 
 from provenance.cli import main
-
-from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, MISNAMED
 from provenance.testing.files import strip_metadata as strip_jpeg_metadata
 
 NIKON = FIXTURES / "leak" / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"
@@ -124,8 +123,9 @@ def test_dedup_formats_from_folder_and_from_index(tmp_path):
     out = tmp_path / "dups.json"
     assert run("dedup", "--db", db, "-o", out).exit_code == 0
     from_index = json.loads(out.read_text())
-    assert [sorted(m["path"] for m in c["members"]) for c in from_index["clusters"]] == \
-        [sorted(m["path"] for m in c["members"]) for c in report["clusters"]]
+    assert [sorted(m["path"] for m in c["members"]) for c in from_index["clusters"]] == [
+        sorted(m["path"] for m in c["members"]) for c in report["clusters"]
+    ]
     assert run("dedup", folder, "--db", db).exit_code == 2  # one source at a time
 
 

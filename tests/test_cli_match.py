@@ -8,10 +8,9 @@ import json
 import shutil
 
 from click.testing import CliRunner
+from conftest import ARTICLE_FILES, FIXTURES
 
 from provenance.cli import main
-
-from conftest import ARTICLE_FILES, FIXTURES
 
 OFFICIALS = FIXTURES / "article" / "officials-tour-facility-960x640-1.jpg"
 
@@ -52,7 +51,9 @@ def test_saved_page_with_hostile_captions(tmp_path):
     (page_dir / "index.html").write_text(
         '<figure><img src="files/photo.jpg"><figcaption>Officials | tour `x` <b>facility</b></figcaption></figure>'
         '<img src="files/gone.jpg" alt="<script>alert(1)</script>">'
-        '<img src="../../etc/passwd" alt="escape">', encoding="utf-8")
+        '<img src="../../etc/passwd" alt="escape">',
+        encoding="utf-8",
+    )
     result = run("match", "--html", page_dir / "index.html", "--against", FIXTURES / "leak", "-f", "md", "-q")
     assert result.exit_code == 3  # two of the page's images could not be read
     assert "Officials \\| tour \\`x\\` facility" in result.stdout  # Markdown-escaped, tags gone

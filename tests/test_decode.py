@@ -5,21 +5,23 @@ import zlib
 
 import imagehash
 import pytest
+from conftest import FIXTURES, corpus_path
 from PIL import Image, ImageOps
 
 from provenance import fingerprint
 from provenance.decode import looks_like_image, register_formats
 
-from conftest import FIXTURES, corpus_path
-
 
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG that declares a size but holds almost no data: a decompression bomb's header."""
+
     def chunk(kind, payload):
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def test_decompression_bomb_is_refused_before_decoding():
@@ -68,10 +70,18 @@ def test_heic_opens_hashes_and_has_metadata():
 @pytest.mark.corpus
 def test_every_good_heif_and_avif_opens_hashes_and_gives_metadata():
     register_formats()
-    paths = [p for folder in (corpus_path("heif", "heif"), corpus_path("heif", "heif_other"),
-                              corpus_path("heif", "heif_special"), corpus_path("exif-samples", "heic"),
-                              corpus_path("exif-samples", "avif"))
-             for p in sorted(folder.rglob("*")) if p.suffix.lower() in (".heic", ".heif", ".hif", ".avif")]
+    paths = [
+        p
+        for folder in (
+            corpus_path("heif", "heif"),
+            corpus_path("heif", "heif_other"),
+            corpus_path("heif", "heif_special"),
+            corpus_path("exif-samples", "heic"),
+            corpus_path("exif-samples", "avif"),
+        )
+        for p in sorted(folder.rglob("*"))
+        if p.suffix.lower() in (".heic", ".heif", ".hif", ".avif")
+    ]
     assert len(paths) > 30
     for path in paths:
         try:
@@ -102,13 +112,16 @@ def test_weak_signatures_need_their_extension():
     assert fingerprint(tga, name="texture.tga").kind == "image"
 
 
-@pytest.mark.parametrize("name, head, expected", [
-    ("a.jpg", b"not really", True),
-    ("a.bin", b"\xff\xd8\xff\xe0", True),
-    ("a.bin", b"\x00\x00\x00\x18ftypheic", True),
-    ("notes.txt", b"hello", False),
-    (None, b"%PDF-1.7", False),
-])
+@pytest.mark.parametrize(
+    "name, head, expected",
+    [
+        ("a.jpg", b"not really", True),
+        ("a.bin", b"\xff\xd8\xff\xe0", True),
+        ("a.bin", b"\x00\x00\x00\x18ftypheic", True),
+        ("notes.txt", b"hello", False),
+        (None, b"%PDF-1.7", False),
+    ],
+)
 def test_what_counts_as_an_image_that_failed(name, head, expected):
     assert looks_like_image(name, head) is expected
 

@@ -10,14 +10,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, LEAK_FILES, corpus_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from provenance import DedupOptions, dedup, fingerprint, fingerprint_many
 from provenance.files import iter_files
-
-from conftest import FIXTURES, LEAK_FILES, corpus_path
 from provenance.testing.files import strip_metadata as strip_jpeg_metadata
 
 CAMERA_PHOTO = FIXTURES / "leak" / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"
@@ -85,17 +84,25 @@ def test_look_alikes_on_one_backdrop_stay_apart_while_their_copies_join(tmp_path
         (tmp_path / f"detainee-{n}.jpg").write_bytes(jpeg(shot, 92))
         (tmp_path / f"detainee-{n}-republished.jpg").write_bytes(jpeg(shot.resize((300, 400)), 65))
     result = dedup(fingerprint_many(iter_files([tmp_path]), jobs=0))
-    expected = [{str(tmp_path / f"detainee-{n}.jpg"), str(tmp_path / f"detainee-{n}-republished.jpg")}
-                for n in range(len(photos))]
+    expected = [
+        {str(tmp_path / f"detainee-{n}.jpg"), str(tmp_path / f"detainee-{n}-republished.jpg")}
+        for n in range(len(photos))
+    ]
     assert sorted(clusters_by_path(result), key=sorted) == sorted(expected, key=sorted)
     for cluster in result.clusters:
         assert "republished" not in cluster.members[0].path  # the larger, better file is the original
 
 
 def synthetic(path: str, phash: int, pdq: int, quality: int = 100) -> dict:
-    return {"path": path, "sha256": f"{hash(path) & (2**64 - 1):064x}", "kind": "image", "width": 100,
-            "height": 100, "hashes": {"phash": f"{phash:016x}", "dhash": f"{phash:016x}", "pdq": f"{pdq:064x}",
-                                      "pdq_quality": quality}, "error": None}
+    return {
+        "path": path,
+        "sha256": f"{hash(path) & (2**64 - 1):064x}",
+        "kind": "image",
+        "width": 100,
+        "height": 100,
+        "hashes": {"phash": f"{phash:016x}", "dhash": f"{phash:016x}", "pdq": f"{pdq:064x}", "pdq_quality": quality},
+        "error": None,
+    }
 
 
 def test_a_chain_does_not_make_a_cluster():
@@ -148,8 +155,9 @@ def test_dedup_json_validates_against_its_schema(tmp_path):
     report_validator("dedup").validate(report)
     assert report["summary"]["clusters_by_relation"]["metadata-only"] == 1
     inputs = {Path(i["path"]).name: i["sha256"] for i in report["run"]["inputs"]}
-    assert inputs == {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
-                      for name in ("a.jpg", "b.jpg", "c.txt")}
+    assert inputs == {
+        name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in ("a.jpg", "b.jpg", "c.txt")
+    }
     assert report["run"]["index"] is None
 
 
@@ -178,7 +186,7 @@ def test_corpus_groups_precision_and_recall():
     paths = sorted(set(truth) | {p for pair in TRAPS for p in pair})
     corpus = corpus_path()
     result = dedup(fingerprint_many([str(corpus / p) for p in paths], jobs=2))
-    cluster_of = {m.path[len(str(corpus)) + 1:]: c.id for c in result.clusters for m in c.members}
+    cluster_of = {m.path[len(str(corpus)) + 1 :]: c.id for c in result.clusters for m in c.members}
 
     tp = fp = fn = 0
     missed = defaultdict(int)
@@ -192,8 +200,12 @@ def test_corpus_groups_precision_and_recall():
             missed[a] += 1
             missed[b] += 1
     precision, recall = tp / (tp + fp), tp / (tp + fn)
-    print(f"\nneardup-groups pairs: {tp} found, {fp} wrong, {fn} missed; precision {precision:.3f}, recall {recall:.3f}")
-    print("files behind the misses:", ", ".join(f"{p} ({n})" for p, n in sorted(missed.items(), key=lambda x: -x[1])[:12]))
+    print(
+        f"\nneardup-groups pairs: {tp} found, {fp} wrong, {fn} missed; precision {precision:.3f}, recall {recall:.3f}"
+    )
+    print(
+        "files behind the misses:", ", ".join(f"{p} ({n})" for p, n in sorted(missed.items(), key=lambda x: -x[1])[:12])
+    )
     for a, b in TRAPS:
         assert not (a in cluster_of and cluster_of.get(a) == cluster_of.get(b)), f"trap merged: {a} ~ {b}"
     assert precision >= 0.99
@@ -234,8 +246,11 @@ def reference_complete_link(count, links):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(2, 40).flatmap(lambda n: st.tuples(
-    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=120))))
+@given(
+    st.integers(2, 40).flatmap(
+        lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=120))
+    )
+)
 def test_compiled_complete_link_agrees_with_plain_python(case):
     import numpy as np
 

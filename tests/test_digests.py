@@ -4,6 +4,7 @@ import struct
 import zlib
 
 import pytest
+from conftest import FIXTURES, IMAGE_FIXTURES, LEAK_FILES, MISNAMED, ids
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -16,11 +17,8 @@ from provenance.digests import (
     name_digest,
     pixel_data_sha256,
 )
-
 from provenance.testing.files import add_jpeg_comment
 from provenance.testing.files import strip_metadata as strip_jpeg_metadata
-
-from conftest import FIXTURES, IMAGE_FIXTURES, LEAK_FILES, MISNAMED, ids
 
 
 @pytest.mark.parametrize("path", LEAK_FILES + IMAGE_FIXTURES, ids=ids(LEAK_FILES + IMAGE_FIXTURES))
@@ -41,7 +39,9 @@ def test_streamed_digests_equal_one_shot():
     assert streamed.hexdigests() == file_digests(data)
 
 
-@pytest.mark.parametrize("path", [p for p in LEAK_FILES if p != MISNAMED], ids=ids([p for p in LEAK_FILES if p != MISNAMED]))
+@pytest.mark.parametrize(
+    "path", [p for p in LEAK_FILES if p != MISNAMED], ids=ids([p for p in LEAK_FILES if p != MISNAMED])
+)
 def test_leak_names_match_their_md5(path):
     assert name_digest(path.name, file_digests(path.read_bytes())) == {"algorithm": "md5", "matches": True}
 

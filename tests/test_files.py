@@ -31,7 +31,10 @@ def test_all_includes_hidden(tmp_path):
 def test_inputs_keep_their_order_and_files_are_taken_as_given(tmp_path):
     root = make_tree(tmp_path)
     assert rel(root, iter_files([root / "c", root / "a.jpg", root / "b/.DS_Store"])) == [
-        "c/d/e.png", "a.jpg", "b/.DS_Store"]
+        "c/d/e.png",
+        "a.jpg",
+        "b/.DS_Store",
+    ]
 
 
 def test_symlinks_are_skipped_unless_followed_and_loops_end(tmp_path):

@@ -3,10 +3,9 @@ import json
 import os
 
 import pytest
+from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, METADATA_FILES, MISNAMED, corpus_path, ids
 
 from provenance import SCHEMA, Fingerprint, fingerprint
-
-from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, METADATA_FILES, MISNAMED, corpus_path, ids
 
 ALL = LEAK_FILES + ARTICLE_FILES + METADATA_FILES
 
@@ -101,12 +100,13 @@ def test_large_files_are_streamed_with_the_same_results():
 
 
 def test_hostile_text_is_kept_as_text():
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     exif = Image.Exif()
     exif[0x010F] = '<img src=x onerror=alert(1)>"; DROP TABLE'
-    exif[0x010E] = "=HYPERLINK(\"http://evil\")"
+    exif[0x010E] = '=HYPERLINK("http://evil")'
     out = io.BytesIO()
     Image.new("RGB", (32, 32), "red").save(out, "JPEG", exif=exif.tobytes())
     record = fingerprint(out.getvalue(), name='"quoted" <name>.jpg')

@@ -1,5 +1,6 @@
 import imagehash
 import pytest
+from conftest import IMAGE_FIXTURES, corpus_path, ids
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
@@ -7,8 +8,6 @@ from PIL import Image, ImageOps
 from provenance import fingerprint, imagehash_fast
 from provenance.decode import register_formats
 from provenance.hashes import distance, pdq_available, registered
-
-from conftest import IMAGE_FIXTURES, corpus_path, ids
 
 register_formats()
 
@@ -28,8 +27,7 @@ def test_phash_is_within_two_bits_of_imagehash(path):
 @pytest.mark.parametrize("path", IMAGE_FIXTURES, ids=ids(IMAGE_FIXTURES))
 def test_exact_mode_is_bit_identical_to_imagehash(path):
     hashes = fingerprint(path, exact_hashes=True).hashes
-    for name, function in [("phash", imagehash.phash), ("dhash", imagehash.dhash),
-                           ("ahash", imagehash.average_hash)]:
+    for name, function in [("phash", imagehash.phash), ("dhash", imagehash.dhash), ("ahash", imagehash.average_hash)]:
         assert hashes[name] == reference(path, function), name
 
 
@@ -82,13 +80,20 @@ def test_pdq_hash_and_quality(path):
     # on the same pixels, our hex is pdqhash's bit vector read in order (python-threatexchange's convention)
     with Image.open(path) as image:
         vector, _ = pdqhash.compute(np.asarray(ImageOps.exif_transpose(image).convert("RGB")))
-    assert distance(hashes["pdq"], "".join(f"{int(''.join(map(str, vector[i:i + 4])), 2):x}"
-                                           for i in range(0, 256, 4))) <= 24
+    assert (
+        distance(hashes["pdq"], "".join(f"{int(''.join(map(str, vector[i : i + 4])), 2):x}" for i in range(0, 256, 4)))
+        <= 24
+    )
 
 
 def test_registry_names_bits():
     assert {k: v.bits for k, v in registered().items() if k != "pdq"} == {
-        "phash": 64, "dhash": 64, "ahash": 64, "whash": 64, "colorhash": 42}
+        "phash": 64,
+        "dhash": 64,
+        "ahash": 64,
+        "whash": 64,
+        "colorhash": 42,
+    }
 
 
 @given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
@@ -114,7 +119,8 @@ def _same_as_imagehash(image):
 
 
 def _halves(size, dark_blocks):
-    """A square image whose first ``dark_blocks`` of its 8x8 grid of blocks are black: whash's block sums tie when > 32."""
+    """A square image whose first ``dark_blocks`` of its 8x8 grid of blocks are black: whash's block sums
+    tie when > 32."""
     image = Image.new("L", (size, size), 200)
     block = size // 8
     for index in range(dark_blocks):
@@ -131,19 +137,36 @@ def test_fast_whash_and_colorhash_are_imagehash_bit_for_bit_on_fixtures(path):
         _same_as_imagehash(image.reduce(4))
 
 
-@pytest.mark.parametrize("image", [
-    Image.new("RGB", (64, 48), (128, 128, 128)),  # uniform: every block ties
-    _halves(64, 40), _halves(64, 32), _halves(256, 33), _halves(64, 0),
-    Image.new("L", (3, 5), 7), Image.new("RGB", (1, 300), (255, 0, 0)),
-    Image.new("RGBA", (40, 40), (10, 200, 30, 0)), Image.new("P", (40, 40), 3), Image.new("1", (40, 40), 1),
-    Image.new("I;16", (40, 40), 40000), Image.new("CMYK", (40, 40), (0, 255, 0, 0)), Image.new("LA", (9, 9)),
-], ids=lambda image: f"{image.mode}-{image.width}x{image.height}")
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("RGB", (64, 48), (128, 128, 128)),  # uniform: every block ties
+        _halves(64, 40),
+        _halves(64, 32),
+        _halves(256, 33),
+        _halves(64, 0),
+        Image.new("L", (3, 5), 7),
+        Image.new("RGB", (1, 300), (255, 0, 0)),
+        Image.new("RGBA", (40, 40), (10, 200, 30, 0)),
+        Image.new("P", (40, 40), 3),
+        Image.new("1", (40, 40), 1),
+        Image.new("I;16", (40, 40), 40000),
+        Image.new("CMYK", (40, 40), (0, 255, 0, 0)),
+        Image.new("LA", (9, 9)),
+    ],
+    ids=lambda image: f"{image.mode}-{image.width}x{image.height}",
+)
 def test_fast_hashes_on_ties_odd_sizes_and_modes(image):
     _same_as_imagehash(image)
 
 
-@given(st.integers(1, 70), st.integers(1, 70), st.integers(0, 255), st.sampled_from([1, 2, 3, 200]), st.binary(
-    min_size=64, max_size=64))
+@given(
+    st.integers(1, 70),
+    st.integers(1, 70),
+    st.integers(0, 255),
+    st.sampled_from([1, 2, 3, 200]),
+    st.binary(min_size=64, max_size=64),
+)
 def test_fast_hashes_on_random_images(width, height, base, levels, noise):
     """Random pixels in few levels, so that block sums often tie, at any small size."""
     import numpy as np

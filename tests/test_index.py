@@ -11,14 +11,13 @@ import sys
 
 import imagehash
 import pytest
+from conftest import FIXTURES, LEAK_FILES, MISNAMED
 from PIL import Image
 
 from provenance import Index
 from provenance.errors import IndexCorrupt, IndexMismatch
 from provenance.fingerprint import FingerprintOptions
 from provenance.store import SCHEMA_VERSION
-
-from conftest import FIXTURES, LEAK_FILES, MISNAMED
 
 
 @pytest.fixture()
@@ -82,8 +81,11 @@ def test_lookup_recognises_each_digest_by_length(tmp_path, leak):
     source = leak / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"
     data = source.read_bytes()
     with Index(tmp_path / "i.db") as index:
-        for digest, field in ((hashlib.md5(data).hexdigest(), "md5"), (hashlib.sha1(data).hexdigest(), "sha1"),
-                              (hashlib.sha256(data).hexdigest().upper(), "sha256")):
+        for digest, field in (
+            (hashlib.md5(data).hexdigest(), "md5"),
+            (hashlib.sha1(data).hexdigest(), "sha1"),
+            (hashlib.sha256(data).hexdigest().upper(), "sha256"),
+        ):
             [hit] = index.lookup(digest)
             assert (hit.field, hit.record.path) == (field, str(source))
         phash = next(r for r in index.records() if r.path == str(source)).hashes["phash"]
@@ -107,7 +109,8 @@ def test_near_agrees_with_imagehash_distances(tmp_path, leak):
     with Index(tmp_path / "i.db") as index:
         found = {p for m in index.near(query, {"phash": 10}, kinds=["phash"]) for p in m.paths}
         expected = {
-            r.path for r in index.records()
+            r.path
+            for r in index.records()
             if r.hashes.get("phash")
             and imagehash.hex_to_hash(r.hashes["phash"]) - imagehash.hex_to_hash(query["phash"]) <= 10
         }
@@ -221,9 +224,14 @@ def old_index(db, version, paths):
             if statement.strip():
                 connection.execute(statement)
     connection.execute(f"PRAGMA user_version = {version}")
-    connection.executemany("INSERT INTO meta VALUES (?, ?)", [
-        ("created", "2026-01-01T00:00:00Z"), ("schema_version", str(version)),
-        ("fingerprint_options", json.dumps({"details": False, "max_pixels": 250_000_000, "exact_hashes": False}))])
+    connection.executemany(
+        "INSERT INTO meta VALUES (?, ?)",
+        [
+            ("created", "2026-01-01T00:00:00Z"),
+            ("schema_version", str(version)),
+            ("fingerprint_options", json.dumps({"details": False, "max_pixels": 250_000_000, "exact_hashes": False})),
+        ],
+    )
     connection.execute("INSERT INTO roots VALUES (1, ?, '2026-01-01T00:00:00Z')", (str(paths[0].parent),))
     columns = ("phash", "dhash", "ahash", "whash", "colorhash", "pdq")
     for path in paths:
@@ -232,15 +240,39 @@ def old_index(db, version, paths):
         content = {k: v for k, v in record.items() if k not in ("path", "mtime", "name_digest", "error")}
         connection.execute(
             "INSERT OR IGNORE INTO contents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (record["sha256"], record["md5"], record["sha1"], record["size"], record["kind"], record["format"],
-             record["width"], record["height"], record["image_data_sha256"], *[hashes.get(c) for c in columns],
-             hashes.get("pdq_quality"), record["jpeg_quality"], metadata.get("make"), metadata.get("model"),
-             metadata.get("software"), metadata.get("datetime_original"), 1, json.dumps(content)))
+            (
+                record["sha256"],
+                record["md5"],
+                record["sha1"],
+                record["size"],
+                record["kind"],
+                record["format"],
+                record["width"],
+                record["height"],
+                record["image_data_sha256"],
+                *[hashes.get(c) for c in columns],
+                hashes.get("pdq_quality"),
+                record["jpeg_quality"],
+                metadata.get("make"),
+                metadata.get("model"),
+                metadata.get("software"),
+                metadata.get("datetime_original"),
+                1,
+                json.dumps(content),
+            ),
+        )
         connection.execute(
             "INSERT INTO files (root_id, path, size, mtime_ns, mtime, sha256, name_digest, indexed_at)"
             " VALUES (1, ?, ?, ?, ?, ?, ?, '2026-01-01T00:00:00Z')",
-            (path.name, record["size"], os.stat(path).st_mtime_ns, record["mtime"], record["sha256"],
-             json.dumps(record["name_digest"]) if record["name_digest"] else None))
+            (
+                path.name,
+                record["size"],
+                os.stat(path).st_mtime_ns,
+                record["mtime"],
+                record["sha256"],
+                json.dumps(record["name_digest"]) if record["name_digest"] else None,
+            ),
+        )
     connection.commit()
     connection.close()
 
@@ -258,7 +290,8 @@ def test_an_older_index_is_migrated_and_keeps_its_records(tmp_path, version):
         assert index.store.schema_version() == SCHEMA_VERSION == 3
         assert index.store.get_meta("schema_version") == "3"
         assert sorted(r.sha256 for r in index.records()) == sorted(
-            hashlib.sha256(p.read_bytes()).hexdigest() for p in LEAK_FILES)
+            hashlib.sha256(p.read_bytes()).hexdigest() for p in LEAK_FILES
+        )
         assert index.store.features("any") == {}
         shas, values = index.store.hash_column("phash")
         assert dict(zip(shas, values)) == old_phash

@@ -31,8 +31,20 @@ def drop(tmp_path_factory):
 
 
 def start_index(db, folder) -> subprocess.Popen:
-    command = [sys.executable, "-m", "provenance", "index", str(folder), "--db", str(db), "-q", "-j", "1",
-               "--batch-size", "8"]
+    command = [
+        sys.executable,
+        "-m",
+        "provenance",
+        "index",
+        str(folder),
+        "--db",
+        str(db),
+        "-q",
+        "-j",
+        "1",
+        "--batch-size",
+        "8",
+    ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

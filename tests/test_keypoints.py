@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import FIXTURES
 from PIL import Image, ImageOps
 
 import provenance.keypoints as keypoints
-from provenance.features import features_of
 from provenance.decode import register_formats
+from provenance.features import features_of
 from provenance.keypoints import KeypointSearch
-
-from conftest import FIXTURES
 
 PHOTOS = sorted((FIXTURES / "leak").glob("*.jpg"))
 
@@ -25,13 +24,13 @@ def load(path):
 def test_a_crop_votes_for_its_reference():
     references = [(f"{n:064x}", [str(p)], features_of(load(p))) for n, p in enumerate(PHOTOS)]
     target = load(PHOTOS[2])
-    query = features_of(target.crop((target.width // 4, target.height // 4,
-                                     target.width * 3 // 4, target.height * 3 // 4)))
+    query = features_of(
+        target.crop((target.width // 4, target.height // 4, target.width * 3 // 4, target.height * 3 // 4))
+    )
     whole = KeypointSearch.build(references)
     found = whole.candidates(query)
     assert found and found[0][0] == f"{2:064x}"
     assert all(votes >= keypoints.MIN_VOTES for _, votes in found)
-
 
 
 def test_fewer_stored_descriptors_than_neighbours():

@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
+from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, ROOT, report_validator
 from PIL import Image
 
 from provenance import Index, MatchOptions, match
@@ -14,9 +17,6 @@ from provenance.captions import Query, from_name
 from provenance.matching import VERDICTS, metadata_diff, trim_borders
 from provenance.testing.files import strip_metadata as strip_jpeg_metadata
 from provenance.testing.transforms import TRANSFORMS, collage, encode
-
-from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, ROOT, report_validator
-
 
 LEAK = FIXTURES / "leak"
 #: which leak file each article copy was derived from (fixtures/SOURCES.md); None: not in the leak
@@ -112,8 +112,9 @@ def test_declared_size_that_lies_is_reported(leak_index, tmp_path):
     assert "the file name declares 800x600, but the image is 960x640" in result["evidence"]
 
 
-@pytest.mark.parametrize("transform", ["mirror", "rotate-90", "crop-75-offcentre", "screenshot", "chain",
-                                       "caption-banner", "letterbox-16x9"])
+@pytest.mark.parametrize(
+    "transform", ["mirror", "rotate-90", "crop-75-offcentre", "screenshot", "chain", "caption-banner", "letterbox-16x9"]
+)
 def test_hard_transforms_are_confirmed(leak_index, tmp_path, transform):
     with Image.open(NIKON) as im:
         image = im.convert("RGB")
@@ -172,7 +173,8 @@ def test_run_block_names_every_input_and_the_index_content(leak_index):
     queries = [from_name(str(p)) for p in ARTICLE_FILES]
     run_block = run(queries, leak_index)["run"]
     assert {i["path"]: i["sha256"] for i in run_block["inputs"]} == {
-        str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in ARTICLE_FILES}
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in ARTICLE_FILES
+    }
     # the documented recipe: sha256sum FILES | cut -c1-64 | LC_ALL=C sort -u | sha256sum
     lines = sorted({hashlib.sha256(p.read_bytes()).hexdigest() for p in LEAK_FILES})
     assert run_block["index"]["content_digest"] == hashlib.sha256("".join(f"{h}\n" for h in lines).encode()).hexdigest()
@@ -181,10 +183,15 @@ def test_run_block_names_every_input_and_the_index_content(leak_index):
 
 
 def test_metadata_diff():
-    diff = metadata_diff({"make": "NIKON", "software": "A", "gps_latitude": 1.5},
-                         {"make": "NIKON", "software": "Photoshop", "artist": "x"})
-    assert diff == {"removed": {"gps_latitude": 1.5}, "changed": {"software": {"reference": "A", "query": "Photoshop"}},
-                    "added": {"artist": "x"}}
+    diff = metadata_diff(
+        {"make": "NIKON", "software": "A", "gps_latitude": 1.5},
+        {"make": "NIKON", "software": "Photoshop", "artist": "x"},
+    )
+    assert diff == {
+        "removed": {"gps_latitude": 1.5},
+        "changed": {"software": {"reference": "A", "query": "Photoshop"}},
+        "added": {"artist": "x"},
+    }
 
 
 def test_trim_borders():
@@ -218,3 +225,44 @@ def test_a_reference_that_cannot_be_reread_is_claimed_only_on_very_close_hashes(
     assert cropped_r["verdict"] == "no-match"
     assert any("cannot be re-read" in r["reason"] for r in cropped_r["rejected"])
     assert blank_r["verdict"] == "no-match"  # flat images all hash alike: never claimed on hashes
+
+
+MISBEHAVING = (sys.executable, str(Path(__file__).with_name("misbehaving_worker.py")))
+
+
+def test_a_query_that_crashes_or_hangs_its_worker_costs_only_itself(leak_index, tmp_path):
+    crash = tmp_path / "crash-me.jpg"
+    shutil.copyfile(NIKON, crash)  # an exact copy of a reference: its digests still prove it
+    hang = tmp_path / "hang-me.jpg"
+    shutil.copyfile(ARTICLE_FILES[0], hang)
+    queries = [
+        from_name(str(ARTICLE_FILES[1])),
+        Query(path=str(crash)),
+        Query(path=str(hang)),
+        from_name(str(ARTICLE_FILES[2])),
+    ]
+    report = match(queries, leak_index, jobs=2, timeout=20, worker_command=MISBEHAVING).to_dict()
+    results = report["results"]
+    assert [r["query"]["path"] for r in results] == [q.path for q in queries]
+    assert results[1]["error"]["type"] == "WorkerCrashed" and "SIGSEGV" in results[1]["error"]["message"]
+    assert results[1]["verdict"] == "exact" and results[1]["matches"][0]["reference"]["path"] == str(NIKON)
+    assert results[2]["error"]["type"] == "Timeout"
+    assert results[0]["verdict"] == "near-duplicate" and results[0]["error"] is None
+    assert results[3]["error"] is None
+    report_validator("match").validate(json.loads(json.dumps(report)))
+
+
+def test_the_parent_process_never_decodes_a_query(leak_index, monkeypatch):
+    import provenance.decode
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the parent decoded an image")
+
+    monkeypatch.setattr(provenance.decode, "open_image", refuse)
+    monkeypatch.setattr(Image, "open", refuse)
+    report = run_in_workers([from_name(str(p)) for p in ARTICLE_FILES], leak_index)
+    assert report["summary"]["verdicts"] == {"exact": 0, "metadata-only": 0, "near-duplicate": 4, "no-match": 1}
+
+
+def run_in_workers(queries, index):
+    return match(queries, index, MatchOptions(), jobs=1).to_dict()

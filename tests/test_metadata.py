@@ -2,13 +2,12 @@ import json
 from fractions import Fraction
 
 import pytest
+from conftest import FIXTURES, corpus_path
+from exiftool_oracle import compare
 
 from provenance import fingerprint
 from provenance.metadata import gps_coordinate, gps_datetime, iso_datetime, user_comment
 from provenance.xmp import XmpPacket, scan_xmp
-
-from conftest import FIXTURES, corpus_path
-from exiftool_oracle import compare
 
 
 def test_fixtures_agree_with_exiftool(fixture_oracle):
@@ -97,7 +96,8 @@ HISTORY_PACKET = b"""<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d
   <rdf:li rdf:parseType="Resource"><stEvt:action>saved</stEvt:action><stEvt:changed>/</stEvt:changed>
    <stEvt:softwareAgent>Adobe Photoshop CC 2017 (Windows)</stEvt:softwareAgent></rdf:li>
  </rdf:Seq></xmpMM:History>
- <dc:description><rdf:Alt><rdf:li xml:lang="x-default">&lt;script&gt;alert(1)&lt;/script&gt;</rdf:li></rdf:Alt></dc:description>
+ <dc:description><rdf:Alt><rdf:li xml:lang="x-default">&lt;script&gt;alert(1)&lt;/script&gt;</rdf:li></rdf:Alt>
+ </dc:description>
  <dc:subject><rdf:Bag><rdf:li>one</rdf:li><rdf:li>two</rdf:li></rdf:Bag></dc:subject>
 </rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>"""
 
@@ -116,9 +116,11 @@ def test_xmp_history_in_both_rdf_styles():
 
 
 def test_xmp_entity_bomb_is_refused_not_expanded():
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
-            + b"".join(b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&" + bytes([97 + i]) + b";") * 10) for i in range(8))
-            + b']><x:xmpmeta xmlns:x="adobe:ns:meta/">&i;</x:xmpmeta>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+        + b"".join(b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&" + bytes([97 + i]) + b";") * 10) for i in range(8))
+        + b']><x:xmpmeta xmlns:x="adobe:ns:meta/">&i;</x:xmpmeta>'
+    )
     with pytest.raises(ValueError, match="malformed XMP"):
         XmpPacket.parse(bomb)
 

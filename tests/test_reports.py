@@ -12,6 +12,7 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
+from conftest import ARTICLE_FILES, FIXTURES
 from PIL import Image
 
 from provenance import Index, MatchOptions, match
@@ -21,9 +22,7 @@ from provenance.report import format_for, write_report
 from provenance.report import html as html_report
 from provenance.report.thumbs import THUMBNAIL_SIDE
 
-from conftest import ARTICLE_FILES, FIXTURES
-
-HOSTILE = '<img src=x onerror=alert(1)> "quoted" \'single\' & <script>alert(2)</script>'
+HOSTILE = "<img src=x onerror=alert(1)> \"quoted\" 'single' & <script>alert(2)</script>"
 OFFICIALS_ORIGINAL = FIXTURES / "leak" / "35b833f721ed391380a8ddf159852b50.jpg"
 CROP_BOX = (100, 60, 500, 380)  # in the original's pixels
 
@@ -169,11 +168,22 @@ def test_dedup_html_puts_the_likely_original_first(tmp_path):
         assert cluster["original"] in section.select("figure")[0].figcaption.get_text()
 
 
-@pytest.mark.parametrize("path, fmt, expected", [
-    ("r.html", None, "html"), ("r.HTM", None, "html"), ("r.json", None, "json"), ("r.md", None, "md"),
-    ("r.csv", "csv", "csv"), ("r.txt", "md", "md"), ("-", None, "json"), ("-", "csv", "csv"),
-    ("/dev/null", None, "json"), ("out/report", "html", "html"), ("out.d/report", None, "json"),
-])
+@pytest.mark.parametrize(
+    "path, fmt, expected",
+    [
+        ("r.html", None, "html"),
+        ("r.HTM", None, "html"),
+        ("r.json", None, "json"),
+        ("r.md", None, "md"),
+        ("r.csv", "csv", "csv"),
+        ("r.txt", "md", "md"),
+        ("-", None, "json"),
+        ("-", "csv", "csv"),
+        ("/dev/null", None, "json"),
+        ("out/report", "html", "html"),
+        ("out.d/report", None, "json"),
+    ],
+)
 def test_format_comes_from_the_extension(path, fmt, expected):
     assert format_for(path, fmt) == expected
 
@@ -234,7 +244,7 @@ def test_only_the_first_page_loads_its_pictures_with_the_page(report):
     data = {**report, "results": [report["results"][n % len(report["results"])] for n in range(120)]}
     soup = BeautifulSoup(render(data), "html.parser")
     cards = soup.select("article.card")
-    first, rest = cards[:html_report.PAGE_SIZE], cards[html_report.PAGE_SIZE:]
+    first, rest = cards[: html_report.PAGE_SIZE], cards[html_report.PAGE_SIZE :]
     assert all(img.get("src") for card in first for img in card.select("img"))
     assert all(img.get("data-src") and not img.get("src") for card in rest for img in card.select("img"))
     assert all(image.get("data-src") and not image.get("href") for card in rest for image in card.select("svg image"))
@@ -246,7 +256,6 @@ def test_html_grows_linearly_with_queries(report):
     per_card = (many - one) / 30
     assert per_card < 60_000  # two thumbnails and the tables; measured in benchmarks/bench_report.py
     assert many < one * 4.2
-
 
 
 def test_special_files_are_written_to_not_replaced(report, tmp_path):

@@ -28,8 +28,13 @@ def as_set(i, j):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 400), words=st.sampled_from([1, 4]),
-       distance=st.integers(0, 40), extra_blocks=st.sampled_from([None, 0, 1, 3]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    count=st.integers(1, 400),
+    words=st.sampled_from([1, 4]),
+    distance=st.integers(0, 40),
+    extra_blocks=st.sampled_from([None, 0, 1, 3]),
+)
 def test_search_and_pairs_equal_brute_force(seed, count, words, distance, extra_blocks):
     hashes = clustered(seed, count, words, flips=6 * words)
     brute = BruteForceIndex(hashes)

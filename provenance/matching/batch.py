@@ -11,21 +11,30 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from .. import runinfo
 from ..captions import Query
+from ..defaults import DEFAULT_TIMEOUT
 from ..fingerprint import Fingerprint
 from ..index import Index
-from ..defaults import DEFAULT_TIMEOUT
-from ..workers import WorkerPool, fingerprint_error_record
+from ..workers import WORKER_COMMAND, WorkerPool, fingerprint_error_record
 from .matcher import Matcher
 from .options import MatchOptions
 from .records import MatchReport, QueryResult
 
 
-def iter_match(queries: Iterable[Query], index: Index, options: MatchOptions | None = None, *,
-               jobs: int = 1, timeout: float | None = DEFAULT_TIMEOUT, debug: bool = False) -> Iterator[QueryResult]:
+def iter_match(
+    queries: Iterable[Query],
+    index: Index,
+    options: MatchOptions | None = None,
+    *,
+    jobs: int = 1,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    debug: bool = False,
+    worker_command: Sequence[str] = WORKER_COMMAND,
+) -> Iterator[QueryResult]:
     """Match queries in order, yielding each result as soon as it is known.
 
     ``jobs`` worker processes match the queries (``jobs=0``: in this process, with no isolation
@@ -51,17 +60,27 @@ def iter_match(queries: Iterable[Query], index: Index, options: MatchOptions | N
         return {"result": result.to_dict(), "record": record.to_dict()}
 
     config = {"index": os.path.abspath(index.path), "options": options.to_dict()}
-    with WorkerPool("match", config, jobs, failed=failed, timeout=timeout, debug=debug) as pool:
+    with WorkerPool(
+        "match", config, jobs, failed=failed, timeout=timeout, debug=debug, worker_command=worker_command
+    ) as pool:
         for number, reply in enumerate(pool.map(payloads())):
             by_payload.pop(number, None)  # replies come in input order
             record = Fingerprint.from_dict(reply["record"]) if reply.get("record") else None
             yield QueryResult.from_dict(reply["result"], record)
 
 
-def match(queries: Iterable[Query], index: Index, options: MatchOptions | None = None, *,
-          jobs: int = 1, timeout: float | None = DEFAULT_TIMEOUT,
-          progress: Callable[[QueryResult], None] | None = None, against: str | None = None,
-          debug: bool = False) -> MatchReport:
+def match(
+    queries: Iterable[Query],
+    index: Index,
+    options: MatchOptions | None = None,
+    *,
+    jobs: int = 1,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    progress: Callable[[QueryResult], None] | None = None,
+    against: str | None = None,
+    debug: bool = False,
+    worker_command: Sequence[str] = WORKER_COMMAND,
+) -> MatchReport:
     """Match every query against ``index`` (see ``iter_match``); ``progress`` is called after each one.
 
     ``against`` is how the user named the references (a folder indexed on the fly), for the run block.
@@ -69,13 +88,21 @@ def match(queries: Iterable[Query], index: Index, options: MatchOptions | None =
     options = options or MatchOptions()
     started = runinfo.now()
     results = []
-    for result in iter_match(queries, index, options, jobs=jobs, timeout=timeout, debug=debug):
+    for result in iter_match(
+        queries, index, options, jobs=jobs, timeout=timeout, debug=debug, worker_command=worker_command
+    ):
         results.append(result)
         if progress:
             progress(result)
-    return MatchReport(results, runinfo.run_block(started=started, parameters=options.to_dict(),
-                                                  inputs=query_inputs(results),
-                                                  index=runinfo.index_facts(index, against)))
+    return MatchReport(
+        results,
+        runinfo.run_block(
+            started=started,
+            parameters=options.to_dict(),
+            inputs=query_inputs(results),
+            index=runinfo.index_facts(index, against),
+        ),
+    )
 
 
 def query_inputs(results: list[QueryResult], role: str = "query") -> list[dict[str, Any]]:
@@ -83,8 +110,13 @@ def query_inputs(results: list[QueryResult], role: str = "query") -> list[dict[s
     inputs = []
     listings: dict[str, str] = {}
     for result in results:
-        inputs.append({"path": result.query.path, "role": role,
-                       "sha256": result.fingerprint.sha256 if result.fingerprint else None})
+        inputs.append(
+            {
+                "path": result.query.path,
+                "role": role,
+                "sha256": result.fingerprint.sha256 if result.fingerprint else None,
+            }
+        )
         if result.query.listed_in:
             page = result.query.listed_in.lower().endswith((".html", ".htm", ".xhtml"))
             listings.setdefault(result.query.listed_in, "page" if page else "manifest")
@@ -94,8 +126,9 @@ def query_inputs(results: list[QueryResult], role: str = "query") -> list[dict[s
 
 
 @contextlib.contextmanager
-def open_references(against: str, *, jobs: int | None = None, progress: Callable[[str, str], None] | None = None,
-                    debug: bool = False) -> Iterator[Index]:
+def open_references(
+    against: str, *, jobs: int | None = None, progress: Callable[[str, str], None] | None = None, debug: bool = False
+) -> Iterator[Index]:
     """The reference index: ``against`` itself (read-only) when it is an index file, else a temporary
     index of that folder."""
     if not os.path.isdir(against):

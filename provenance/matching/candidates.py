@@ -20,8 +20,7 @@ class Candidate:
     paths: list[str]
 
 
-def hash_candidates(index: Index, variants: list[tuple[str, dict[str, str]]],
-                    options: MatchOptions) -> list[Candidate]:
+def hash_candidates(index: Index, variants: list[tuple[str, dict[str, str]]], options: MatchOptions) -> list[Candidate]:
     """The nearest references over all variants of the query, best first, at most ``max_candidates``."""
     kinds = [k.name for k in hash_kinds.kinds() if k.candidates]
     best: dict[str, tuple[float, Candidate]] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 from PIL import Image
 
@@ -15,8 +15,9 @@ from ..features import WORK_SIDE, Features, extract, features_of, work_image
 from . import geometry
 
 
-def oriented_image(source: str | bytes, name: str, max_pixels: int,
-                   side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
+def oriented_image(
+    source: str | bytes, name: str, max_pixels: int, side: int | None = None
+) -> tuple[Image.Image, tuple[int, int]]:
     """An image decoded upright in RGB, and its full upright size (``decode_upright``)."""
     with pixel_limit(max_pixels):
         upright, full = decode_upright(open_image(source, os.path.basename(name), max_pixels), side)
@@ -50,8 +51,9 @@ class ReferenceFeatures:
         return features
 
 
-def confirm_candidate(image: Image.Image, features: Features, mirrored: Callable[[], Features],
-                      reference: Features) -> geometry.Confirmation:
+def confirm_candidate(
+    image: Image.Image, features: Features, mirrored: Callable[[], Features], reference: Features
+) -> geometry.Confirmation:
     """Confirm the whole query, mirrored if need be; then, if the reference seems to fill only part
     of the query (a collage cell, a screenshot), that part seen up close."""
     outcome = geometry.confirm_any(features, reference, mirrored)

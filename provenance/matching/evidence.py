@@ -20,8 +20,23 @@ COMPARED_FIELDS = (
 )  # fmt: skip
 
 #: what a report shows of a reference
-_REFERENCE_KEYS = ("path", "paths", "size", "format", "width", "height", "md5", "sha1", "sha256", "image_data_sha256",
-                   "name_digest", "hashes", "jpeg_quality", "metadata", "thumbnail")
+_REFERENCE_KEYS = (
+    "path",
+    "paths",
+    "size",
+    "format",
+    "width",
+    "height",
+    "md5",
+    "sha1",
+    "sha256",
+    "image_data_sha256",
+    "name_digest",
+    "hashes",
+    "jpeg_quality",
+    "metadata",
+    "thumbnail",
+)
 
 
 def reference_summary(reference: Fingerprint, paths: list[str]) -> dict[str, Any]:
@@ -59,8 +74,10 @@ def metadata_story(diff: dict[str, Any]) -> str:
     parts = []
     if removed:
         camera = [k for k in ("make", "model", "datetime_original", "gps_latitude") if k in removed]
-        parts.append(f"{len(removed)} metadata field{'s' if len(removed) > 1 else ''} removed"
-                     + (f" (among them {', '.join(camera)})" if camera else ""))
+        parts.append(
+            f"{len(removed)} metadata field{'s' if len(removed) > 1 else ''} removed"
+            + (f" (among them {', '.join(camera)})" if camera else "")
+        )
     if changed:
         parts.append("changed: " + ", ".join(changed))
     if added:
@@ -79,13 +96,15 @@ def transform_story(t: Transform) -> list[str]:
     if abs(t.scale - 1) > 0.02:
         story.append(f"scaled to {t.scale:.0%} of the reference's size")
     if t.query_fraction < 0.9:
-        story.append(f"the reference fills {t.query_fraction:.0%} of the query "
-                     "(borders, a caption band, a page or a collage around it)")
+        story.append(
+            f"the reference fills {t.query_fraction:.0%} of the query "
+            "(borders, a caption band, a page or a collage around it)"
+        )
     return story
 
 
 def hash_story(distances: dict[str, int], variant: str | None) -> str | None:
-    """"pHash distance 3, PDQ distance 20 (mirrored)": the distances of the kinds evidence names."""
+    """ "pHash distance 3, PDQ distance 20 (mirrored)": the distances of the kinds evidence names."""
     registry = hash_kinds.registered()
     named = [(registry[k].label, d) for k, d in sorted(distances.items()) if k in registry and registry[k].near_search]
     if not named:
@@ -104,8 +123,10 @@ def query_evidence(query: Query, record: Fingerprint) -> list[str]:
     evidence = []
     size = [record.width, record.height]
     if query.declared_size and None not in size and query.declared_size != size:
-        evidence.append(f"the file name declares {query.declared_size[0]}x{query.declared_size[1]}, "
-                        f"but the image is {size[0]}x{size[1]}")
+        evidence.append(
+            f"the file name declares {query.declared_size[0]}x{query.declared_size[1]}, "
+            f"but the image is {size[0]}x{size[1]}"
+        )
     if record.error:
         evidence.append(f"the query file has a problem: {record.error['type']}: {record.error['message']}")
     return evidence
@@ -121,8 +142,10 @@ def name_story(record: Fingerprint, named: dict[str, Fingerprint]) -> str | None
         return f"the file name is the file's own {algorithm}"
     if named:
         paths = ", ".join(sorted(r.path or "" for r in named.values()))
-        return (f"NAME MISMATCH: the file name is the {algorithm} of reference {paths}, "
-                "but this file's bytes are not that reference's")
+        return (
+            f"NAME MISMATCH: the file name is the {algorithm} of reference {paths}, "
+            "but this file's bytes are not that reference's"
+        )
     return f"NAME MISMATCH: the file name looks like an {algorithm} but is not this file's, and no reference has it"
 
 

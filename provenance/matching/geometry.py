@@ -10,8 +10,9 @@ backdrop share many keypoints on the wall, but the blocks where the people diffe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -141,8 +142,12 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) ->
         return out
 
     def blocks(a: np.ndarray) -> np.ndarray:
-        return a[:rows * block, :cols * block].reshape(rows, block, cols, block).swapaxes(1, 2).reshape(
-            rows * cols, block * block)
+        return (
+            a[: rows * block, : cols * block]
+            .reshape(rows, block, cols, block)
+            .swapaxes(1, 2)
+            .reshape(rows * cols, block * block)
+        )
 
     inside = blocks(mask).min(axis=1) > 0
     qb, wb = blocks(q), blocks(w)
@@ -185,7 +190,7 @@ def _largest_difference(inside: np.ndarray, agree: np.ndarray, rows: int, cols: 
     Overlays (caption bands, watermarks, borders) differ in bands thin in one direction; another
     person or object in the same scene differs in a region that is large in both.
     """
-    grid = np.zeros((rows, cols), np.uint8)
+    grid: np.ndarray = np.zeros((rows, cols), np.uint8)
     grid[inside] = (~agree).astype(np.uint8)
     grid = cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     grid[~inside] = 0
@@ -205,37 +210,63 @@ def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> 
     q, r = _ratio_matches(query, reference)
     matched = _box(query.to_full(q)) if len(q) >= 4 else None
     if len(q) < MIN_INLIERS:
-        return Confirmation(False, matches=len(q), reason=f"only {len(q)} keypoint matches",
-                            extra={"matched_box": matched})
+        return Confirmation(
+            False, matches=len(q), reason=f"only {len(q)} keypoint matches", extra={"matched_box": matched}
+        )
     h, inlier_mask = cv2.findHomography(q, r, cv2.USAC_MAGSAC, 3.0, maxIters=2000, confidence=0.999)
     inliers = int(inlier_mask.sum()) if inlier_mask is not None else 0
     if h is None or inliers < MIN_INLIERS:
-        return Confirmation(False, matches=len(q), inliers=inliers, reason=f"only {inliers} consistent keypoints",
-                            extra={"matched_box": matched})
+        return Confirmation(
+            False,
+            matches=len(q),
+            inliers=inliers,
+            reason=f"only {inliers} consistent keypoints",
+            extra={"matched_box": matched},
+        )
     if not _plausible(h, query.gray.shape):
-        return Confirmation(False, matches=len(q), inliers=inliers, reason="the keypoints fit no plausible copy",
-                            extra={"matched_box": matched})
+        return Confirmation(
+            False,
+            matches=len(q),
+            inliers=inliers,
+            reason="the keypoints fit no plausible copy",
+            extra={"matched_box": matched},
+        )
     # the reference warped into the query's frame (work pixels)
     qh, qw = query.gray.shape
     warped = cv2.warpPerspective(reference.gray, h, (qw, qh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-    inside = cv2.warpPerspective(np.full(reference.gray.shape, 255, np.uint8), h, (qw, qh),
-                                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    inside = cv2.warpPerspective(
+        np.full(reference.gray.shape, 255, np.uint8), h, (qw, qh), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+    )
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
     transform = _transform(h, query, reference, mirrored)
     compared = _block_agreement(query.gray, warped, inside)
-    blocks, agreement = compared.pop("textured"), compared.pop("agreement")
-    result = Confirmation(False, matches=len(q), inliers=inliers, blocks=blocks, agreement=agreement,
-                          transform=transform, extra={**compared, "inlier_ratio": inliers / len(q),
-                                                      "matched_box": _box(query.to_full(q[inlier_mask.ravel().astype(bool)]))})
+    blocks, agreement = int(compared.pop("textured")), compared.pop("agreement")
+    result = Confirmation(
+        False,
+        matches=len(q),
+        inliers=inliers,
+        blocks=blocks,
+        agreement=agreement,
+        transform=transform,
+        extra={
+            **compared,
+            "inlier_ratio": inliers / len(q),
+            "matched_box": _box(query.to_full(q[inlier_mask.ravel().astype(bool)])),
+        },
+    )
     if inliers / len(q) < MIN_INLIER_RATIO and inliers < CONVINCING_INLIERS:
         result.reason = f"only {inliers} of {len(q)} keypoint matches agree on one mapping"
     elif blocks < MIN_BLOCKS:
         result.reason = f"the overlap has too little detail to compare ({blocks} blocks)"
     elif compared["largest_difference"] >= MAX_DIFFERENT_REGION:
-        result.reason = (f"aligned, but a region {compared['largest_difference']:.0%} of the overlap across differs: "
-                         "another subject in the same scene")
+        result.reason = (
+            f"aligned, but a region {compared['largest_difference']:.0%} of the overlap across differs: "
+            "another subject in the same scene"
+        )
     elif agreement < MIN_AGREEMENT:
-        result.reason = f"aligned, but only {agreement:.0%} of the overlap agrees: a different picture of the same scene"
+        result.reason = (
+            f"aligned, but only {agreement:.0%} of the overlap agrees: a different picture of the same scene"
+        )
     else:
         result.confirmed = True
     return result
@@ -244,7 +275,8 @@ def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> 
 def _transform(h_work: np.ndarray, query: Features, reference: Features, mirrored: bool) -> Transform:
     """Express the work-pixel homography in full-size pixels and summarise it."""
     to_query_work = np.diag([1 / query.scale, 1 / query.scale, 1.0]) @ np.array(
-        [[1.0, 0, -query.origin[0]], [0, 1, -query.origin[1]], [0, 0, 1]])
+        [[1.0, 0, -query.origin[0]], [0, 1, -query.origin[1]], [0, 0, 1]]
+    )
     to_ref_full = np.diag([reference.scale, reference.scale, 1.0])
     h = to_ref_full @ h_work @ to_query_work
     qw, qh = query.size
@@ -275,9 +307,16 @@ def _transform(h_work: np.ndarray, query: Features, reference: Features, mirrore
     except cv2.error:  # a degenerate footprint
         area, polygon = 0.0, None
     box = _box(polygon.reshape(-1, 2)) if polygon is not None and len(polygon) else None
-    return Transform(scale=scale, crop=crop, crop_fraction=float(crop_fraction), rotation=rotation,
-                     flip="horizontal" if mirrored else None, homography=h.tolist(),
-                     query_fraction=float(area) / (qw * qh), query_box=box)
+    return Transform(
+        scale=scale,
+        crop=crop,
+        crop_fraction=float(crop_fraction),
+        rotation=rotation,
+        flip="horizontal" if mirrored else None,
+        homography=h.tolist(),
+        query_fraction=float(area) / (qw * qh),
+        query_box=box,
+    )
 
 
 def _box(points: np.ndarray) -> list[int]:
@@ -285,8 +324,9 @@ def _box(points: np.ndarray) -> list[int]:
     return [int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))]
 
 
-def confirm_any(query: Features, reference: Features,
-                query_mirror: Callable[[], Features] | None = None) -> Confirmation:
+def confirm_any(
+    query: Features, reference: Features, query_mirror: Callable[[], Features] | None = None
+) -> Confirmation:
     """Confirm as is, then mirrored if that fails; ``query_mirror`` gives the flipped query's keypoints
     (asked for only when needed)."""
     direct = confirm(query, reference)

@@ -11,7 +11,8 @@ costs only itself.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -30,6 +31,9 @@ from .records import Match, QueryResult
 from .variants import variant_hashes
 from .verdicts import HASH_ONLY_CONFIDENCE, close_enough, confidence, settle
 
+if TYPE_CHECKING:
+    from ..keypoints import KeypointSearch
+
 #: an image decoder for the query, called only when the near search needs the pixels
 ImageSource = Callable[[], Image.Image]
 
@@ -42,19 +46,21 @@ class Matcher:
         self.options = options or MatchOptions()
         self.references = ReferenceFeatures(self.options.max_pixels)
         # queries hashed as the references were (exact hashes, details), so the records could join the index
-        self.fingerprint_options: FingerprintOptions = dataclasses.replace(index.options,
-                                                                           max_pixels=self.options.max_pixels)
-        self._keypoints = None
+        self.fingerprint_options: FingerprintOptions = dataclasses.replace(
+            index.options, max_pixels=self.options.max_pixels
+        )
+        self._keypoints: KeypointSearch | None = None
 
-    def _keypoint_search(self):  # type: ignore[no-untyped-def]
+    def _keypoint_search(self) -> KeypointSearch:
         from ..keypoints import KeypointSearch
 
         if self._keypoints is None:
             self._keypoints = KeypointSearch.for_index(self.index, self.references)
         return self._keypoints
 
-    def match_query(self, query: Query, record: Fingerprint | None = None,
-                    image: ImageSource | None = None) -> QueryResult:
+    def match_query(
+        self, query: Query, record: Fingerprint | None = None, image: ImageSource | None = None
+    ) -> QueryResult:
         """The verdict on one query; never raises for a bad file.
 
         Without ``record`` the query file is read once here and everything comes from that read;
@@ -62,8 +68,13 @@ class Matcher:
         metadata-only matches only, as for a query whose worker failed).
         """
         if query.problem:
-            return QueryResult(query, "no-match", 0.0, evidence=[f"not matched: {query.problem}"],
-                               error={"type": "QueryUnavailable", "message": query.problem})
+            return QueryResult(
+                query,
+                "no-match",
+                0.0,
+                evidence=[f"not matched: {query.problem}"],
+                error={"type": "QueryUnavailable", "message": query.problem},
+            )
         if record is None:
             record, image = self.read_query(query)
         apply_embedded(query, record.metadata)
@@ -77,8 +88,12 @@ class Matcher:
                 for sha256, (reference, paths) in self._references_with(column, value).items():
                     matches.setdefault(sha256, self._claim(relation, reference, paths, record))
         # a query the fingerprint could not hash is not decoded again here: the decoder already refused it
-        if (record.kind == "image" and record.hashes and image is not None
-                and not any(m.relation == "exact" for m in matches.values())):
+        if (
+            record.kind == "image"
+            and record.hashes
+            and image is not None
+            and not any(m.relation == "exact" for m in matches.values())
+        ):
             self._near(record, image, matches, result)
         result.matches = list(matches.values())
         for m in result.matches:
@@ -90,8 +105,11 @@ class Matcher:
     def read_query(self, query: Query) -> tuple[Fingerprint, ImageSource]:
         """The query's fingerprint and a decoder of its pixels, both from one read of the file."""
         try:
-            file = read_file(query.path, follow_symlinks=self.fingerprint_options.follow_symlinks,
-                             max_in_memory=self.fingerprint_options.max_in_memory)
+            file = read_file(
+                query.path,
+                follow_symlinks=self.fingerprint_options.follow_symlinks,
+                max_in_memory=self.fingerprint_options.max_in_memory,
+            )
         except ProvenanceError as exc:
             record = Fingerprint(path=query.path)
             record.set_error(exc.error_type, str(exc))
@@ -112,16 +130,20 @@ class Matcher:
         return found
 
     def _claim(self, relation: str, reference: Fingerprint, paths: list[str], record: Fingerprint) -> Match:
-        match = Match(relation=relation, score=1.0 if relation == "exact" else 0.99,
-                      reference=story.reference_summary(reference, paths),
-                      jpeg_quality=story.quality_change(reference, record),
-                      metadata_diff=story.metadata_diff(reference.metadata, record.metadata))
+        match = Match(
+            relation=relation,
+            score=1.0 if relation == "exact" else 0.99,
+            reference=story.reference_summary(reference, paths),
+            jpeg_quality=story.quality_change(reference, record),
+            metadata_diff=story.metadata_diff(reference.metadata, record.metadata),
+        )
         if relation == "exact":
             match.evidence.append(f"same bytes as the reference (SHA-256 {(reference.sha256 or '')[:16]}…)")
         else:
-            match.evidence.append("same image data as the reference (image-data SHA-256 "
-                                  f"{(reference.image_data_sha256 or '')[:16]}…); "
-                                  + story.metadata_story(match.metadata_diff))
+            match.evidence.append(
+                "same image data as the reference (image-data SHA-256 "
+                f"{(reference.image_data_sha256 or '')[:16]}…); " + story.metadata_story(match.metadata_diff)
+            )
         return match
 
     def _name_evidence(self, record: Fingerprint, result: QueryResult) -> set[str]:
@@ -137,8 +159,9 @@ class Matcher:
 
     # near-duplicates ---------------------------------------------------------------------------
 
-    def _near(self, record: Fingerprint, image_source: ImageSource, matches: dict[str, Match],
-              result: QueryResult) -> None:
+    def _near(
+        self, record: Fingerprint, image_source: ImageSource, matches: dict[str, Match], result: QueryResult
+    ) -> None:
         try:
             image = image_source()
         except Exception as exc:  # noqa: BLE001 - the fingerprint already recorded the decode error
@@ -164,21 +187,34 @@ class Matcher:
             reference, paths = found
             if ref_features is None:
                 if close_enough(candidate.distances, record, reference, self.options):
-                    matches[candidate.sha256] = self._near_claim(reference, paths, record, candidate.distances,
-                                                                 candidate.variant, None)
+                    matches[candidate.sha256] = self._near_claim(
+                        reference, paths, record, candidate.distances, candidate.variant, None
+                    )
                     confirmed_any = True
                 else:
-                    result.rejected.append({"reference": paths[0], "distances": candidate.distances,
-                                            "reason": "the reference file cannot be re-read to confirm"})
+                    result.rejected.append(
+                        {
+                            "reference": paths[0],
+                            "distances": candidate.distances,
+                            "reason": "the reference file cannot be re-read to confirm",
+                        }
+                    )
                 continue
             outcome = confirm_candidate(image, features, mirrored, ref_features)
             if outcome.confirmed:
-                matches[candidate.sha256] = self._near_claim(reference, paths, record, candidate.distances,
-                                                             candidate.variant, outcome)
+                matches[candidate.sha256] = self._near_claim(
+                    reference, paths, record, candidate.distances, candidate.variant, outcome
+                )
                 confirmed_any = True
             else:
-                result.rejected.append({"reference": paths[0], "distances": candidate.distances,
-                                        "variant": candidate.variant, "reason": outcome.reason})
+                result.rejected.append(
+                    {
+                        "reference": paths[0],
+                        "distances": candidate.distances,
+                        "variant": candidate.variant,
+                        "reason": outcome.reason,
+                    }
+                )
         if not confirmed_any and self.options.keypoint_search:
             search = self._keypoint_search()
             for sha256, votes in search.candidates(features, exclude=set(matches), mirrored=mirrored()):
@@ -189,37 +225,61 @@ class Matcher:
                 reference, paths = found
                 outcome = confirm_candidate(image, features, mirrored, ref_features)
                 if outcome.confirmed:
-                    m = self._near_claim(reference, paths, record,
-                                         story.reported_distances(record.hashes, reference.hashes), None, outcome)
+                    m = self._near_claim(
+                        reference,
+                        paths,
+                        record,
+                        story.reported_distances(record.hashes, reference.hashes),
+                        None,
+                        outcome,
+                    )
                     m.found_by = "keypoints"
                     m.evidence.insert(0, f"found by a keypoint search over every reference ({votes} votes)")
                     matches[sha256] = m
                     break
-                result.rejected.append({"reference": paths[0], "found_by": "keypoints", "votes": votes,
-                                        "reason": outcome.reason})
+                result.rejected.append(
+                    {"reference": paths[0], "found_by": "keypoints", "votes": votes, "reason": outcome.reason}
+                )
 
     def _reference(self, sha256: str) -> tuple[Fingerprint, list[str]] | None:
         return self._references_with("sha256", sha256).get(sha256)
 
-    def _near_claim(self, reference: Fingerprint, paths: list[str], record: Fingerprint, distances: dict[str, int],
-                    variant: str | None, outcome: Confirmation | None) -> Match:
-        match = Match(relation="near-duplicate", score=0.0, reference=story.reference_summary(reference, paths),
-                      distances=distances, variant=variant, jpeg_quality=story.quality_change(reference, record),
-                      metadata_diff=story.metadata_diff(reference.metadata, record.metadata))
+    def _near_claim(
+        self,
+        reference: Fingerprint,
+        paths: list[str],
+        record: Fingerprint,
+        distances: dict[str, int],
+        variant: str | None,
+        outcome: Confirmation | None,
+    ) -> Match:
+        match = Match(
+            relation="near-duplicate",
+            score=0.0,
+            reference=story.reference_summary(reference, paths),
+            distances=distances,
+            variant=variant,
+            jpeg_quality=story.quality_change(reference, record),
+            metadata_diff=story.metadata_diff(reference.metadata, record.metadata),
+        )
         hashes = story.hash_story(distances, variant)
         if hashes:
             match.evidence.append(hashes)
         if outcome is None:
             match.score = HASH_ONLY_CONFIDENCE
-            match.evidence.append("not confirmed geometrically: the reference file could not be re-read; "
-                                  "claimed on very close hashes alone")
+            match.evidence.append(
+                "not confirmed geometrically: the reference file could not be re-read; "
+                "claimed on very close hashes alone"
+            )
             return match
         match.confirmation = outcome.to_dict()
         t = outcome.transform
         match.transform = t.to_dict() if t else None
         match.score = confidence(outcome)
-        match.evidence.append(f"{outcome.inliers} matching keypoints agree on one geometric mapping; "
-                              f"the aligned pixels agree on {outcome.agreement:.0%} of the overlap")
+        match.evidence.append(
+            f"{outcome.inliers} matching keypoints agree on one geometric mapping; "
+            f"the aligned pixels agree on {outcome.agreement:.0%} of the overlap"
+        )
         if t is not None:
             match.evidence.extend(story.transform_story(t))
         q = match.jpeg_quality

@@ -24,13 +24,18 @@ class MatchOptions:
     max_candidates: int = setting(8, minimum=1, maximum=100, help="Hash candidates checked geometrically per query.")
     #: a reference that cannot be re-read is claimed on hashes alone only this close, pHash and PDQ
     #: both (the rule names these two kinds on purpose: they are the ones measured for it)
-    hash_only_phash: int = setting(4, minimum=0, maximum=64,
-                                   help="pHash distance within which a reference that cannot be re-read is claimed.")
-    hash_only_pdq: int = setting(16, minimum=0, maximum=256,
-                                 help="PDQ distance within which a reference that cannot be re-read is claimed.")
-    keypoint_search: bool = setting(True, off=False,
-                                    help="Search every reference's keypoints when no hash candidate confirms "
-                                         "(off: heavy crops, screenshots and collages are missed).")
+    hash_only_phash: int = setting(
+        4, minimum=0, maximum=64, help="pHash distance within which a reference that cannot be re-read is claimed."
+    )
+    hash_only_pdq: int = setting(
+        16, minimum=0, maximum=256, help="PDQ distance within which a reference that cannot be re-read is claimed."
+    )
+    keypoint_search: bool = setting(
+        True,
+        off=False,
+        help="Search every reference's keypoints when no hash candidate confirms "
+        "(off: heavy crops, screenshots and collages are missed).",
+    )
     #: queries declaring more pixels are refused (not a policy setting: check reads with the index's limit)
     max_pixels: int = DEFAULT_MAX_PIXELS
 
@@ -38,6 +43,6 @@ class MatchOptions:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MatchOptions":
+    def from_dict(cls, data: dict[str, Any]) -> MatchOptions:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})

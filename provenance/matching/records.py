@@ -15,8 +15,20 @@ SCHEMA = "provenance/match-1"
 VERDICTS = ("exact", "metadata-only", "near-duplicate", "no-match")
 
 #: the facts of the query's fingerprint a result reports beside the query itself
-QUERY_FACTS = ("size", "format", "width", "height", "md5", "sha1", "sha256", "image_data_sha256", "name_digest",
-               "hashes", "jpeg_quality", "metadata")
+QUERY_FACTS = (
+    "size",
+    "format",
+    "width",
+    "height",
+    "md5",
+    "sha1",
+    "sha256",
+    "image_data_sha256",
+    "name_digest",
+    "hashes",
+    "jpeg_quality",
+    "metadata",
+)
 
 
 @dataclass
@@ -45,7 +57,7 @@ class Match:
         }  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Match":
+    def from_dict(cls, data: dict[str, Any]) -> Match:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
@@ -74,13 +86,20 @@ class QueryResult:
         }  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], fingerprint: Fingerprint | None = None) -> "QueryResult":
+    def from_dict(cls, data: dict[str, Any], fingerprint: Fingerprint | None = None) -> QueryResult:
         """Back from ``to_dict`` (the worker boundary); ``fingerprint`` is the query's whole record."""
         known = set(Query.__dataclass_fields__)
         query = Query(**{k: v for k, v in data["query"].items() if k in known})
-        return cls(query=query, verdict=data["verdict"], confidence=data["confidence"],
-                   matches=[Match.from_dict(m) for m in data["matches"]], evidence=list(data["evidence"]),
-                   rejected=list(data["rejected"]), fingerprint=fingerprint, error=data.get("error"))
+        return cls(
+            query=query,
+            verdict=data["verdict"],
+            confidence=data["confidence"],
+            matches=[Match.from_dict(m) for m in data["matches"]],
+            evidence=list(data["evidence"]),
+            rejected=list(data["rejected"]),
+            fingerprint=fingerprint,
+            error=data.get("error"),
+        )
 
 
 @dataclass
@@ -94,9 +113,16 @@ class MatchReport:
         counts = {v: 0 for v in VERDICTS}
         for r in self.results:
             counts[r.verdict] += 1
-        return {"schema": SCHEMA, "run": self.run, "summary": {"queries": len(self.results), "verdicts": counts,
-                                                               "errors": sum(1 for r in self.results if r.error)},
-                "results": [r.to_dict() for r in self.results]}
+        return {
+            "schema": SCHEMA,
+            "run": self.run,
+            "summary": {
+                "queries": len(self.results),
+                "verdicts": counts,
+                "errors": sum(1 for r in self.results if r.error),
+            },
+            "results": [r.to_dict() for r in self.results],
+        }
 
     @property
     def failed(self) -> int:

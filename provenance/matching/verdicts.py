@@ -29,8 +29,7 @@ def no_match_confidence(record: Fingerprint | None, result: QueryResult) -> floa
     return 0.7 if result.rejected else 0.9
 
 
-def close_enough(distances: dict[str, int], query: Fingerprint, reference: Fingerprint,
-                 options: MatchOptions) -> bool:
+def close_enough(distances: dict[str, int], query: Fingerprint, reference: Fingerprint, options: MatchOptions) -> bool:
     """Whether hashes alone may claim: pHash and PDQ (where both have it) very close, neither image flat.
     The rule names these two kinds on purpose: they are the ones its thresholds were measured for."""
     if low_information(query.hashes) or low_information(reference.hashes):

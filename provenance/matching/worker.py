@@ -7,7 +7,8 @@ built once per worker.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..captions import Query
 from ..index import Index

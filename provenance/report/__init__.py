@@ -13,8 +13,9 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Protocol
+from typing import IO, Any, Protocol
 
 from ..errors import ReportError, UsageError
 
@@ -24,9 +25,8 @@ KINDS = {"match": "provenance/match-", "dedup": "provenance/dedup-", "check": "p
 ProgressCallback = Callable[[], None]
 
 
-class ReportWriter(Protocol):
-    def __call__(self, report: dict[str, Any], stream: IO[str], *, base: str | None,
-                 progress: ProgressCallback | None) -> None: ...
+#: writes one report: ``writer(report, stream, base=FOLDER_OR_NONE, progress=CALLBACK_OR_NONE)``
+ReportWriter = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,10 @@ def format_for(path: str, fmt: str | None) -> str:
         if not extension:
             return "json"
         names = [f.extensions[0] for f in report_formats().values()]
-        raise UsageError(f"cannot tell the format of {path} from its extension: give -f "
-                         f"{'|'.join(report_formats())} or name it " + ", ".join(names[:-1]) + f" or {names[-1]}")
+        raise UsageError(
+            f"cannot tell the format of {path} from its extension: give -f "
+            f"{'|'.join(report_formats())} or name it " + ", ".join(names[:-1]) + f" or {names[-1]}"
+        )
     return found
 
 
@@ -127,8 +129,15 @@ def kind_of(report: Any) -> str:
     raise ReportError(f"not a provenance report (its schema is {schema!r})")
 
 
-def write_report(kind: str, fmt: str, report: dict[str, Any], stream: IO[str], *, base: str | None = None,
-                 progress: ProgressCallback | None = None) -> None:
+def write_report(
+    kind: str,
+    fmt: str,
+    report: dict[str, Any],
+    stream: IO[str],
+    *,
+    base: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> None:
     """Write a ``kind`` report in format ``fmt``. HTML reads the images again for thumbnails
     (relative paths from the current folder, then from ``base``); ``progress`` is called per card."""
     found = report_formats().get(fmt)

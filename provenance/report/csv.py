@@ -19,6 +19,7 @@ def columns() -> list[str]:
         "thumbnail_phash_distance", "error_type", "error_message", "warnings",
     ]  # fmt: skip
 
+
 # A cell a spreadsheet would run as a formula; text from leaks must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -33,8 +34,12 @@ def flatten(record: dict[str, Any], names: list[str] | None = None) -> dict[str,
     error = record.get("error") or {}
     row = {key: record.get(key) for key in names if key in record}
     row.update({k: hashes.get(k) for k in hash_kinds.record_fields()})
-    row.update({k: metadata.get(k) for k in ("make", "model", "software", "datetime_original",
-                                              "gps_latitude", "gps_longitude")})
+    row.update(
+        {
+            k: metadata.get(k)
+            for k in ("make", "model", "software", "datetime_original", "gps_latitude", "gps_longitude")
+        }
+    )
     row["name_digest_algorithm"] = name.get("algorithm")
     row["name_digest_matches"] = name.get("matches")
     row["thumbnail_phash_distance"] = thumb.get("phash_distance")
@@ -78,24 +83,30 @@ DEDUP_COLUMNS = [
 ]  # fmt: skip
 
 
-def write_dedup(result: dict[str, Any], stream: IO[str], *, base: str | None = None,
-                progress: ProgressCallback | None = None) -> None:
+def write_dedup(
+    result: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
+) -> None:
     """One row per file of a dedup result: clustered files, then unique, low-information and failed files."""
     writer = csv.DictWriter(stream, fieldnames=DEDUP_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for cluster in result["clusters"]:
         for m in cluster["members"]:
             row = {k: m.get(k) for k in DEDUP_COLUMNS if k in m}
-            row.update(cluster=cluster["id"], phash_distance=m["distance"].get("phash"),
-                       pdq_distance=m["distance"].get("pdq"), dhash_distance=m["distance"].get("dhash"),
-                       reasons="; ".join(cluster["reasons"]) if m["role"] == "original" else None)
+            row.update(
+                cluster=cluster["id"],
+                phash_distance=m["distance"].get("phash"),
+                pdq_distance=m["distance"].get("pdq"),
+                dhash_distance=m["distance"].get("dhash"),
+                reasons="; ".join(cluster["reasons"]) if m["role"] == "original" else None,
+            )
             writer.writerow({k: _cell(row.get(k)) for k in DEDUP_COLUMNS})
     for role, paths in (("unique", result.get("unique") or []), ("low-information", result["low_information"])):
         for path in paths:
             writer.writerow({k: _cell(v) for k, v in {"role": role, "path": path}.items()})
     for error in result["errors"]:
-        writer.writerow({"role": "error", "path": _cell(error["path"]),
-                         "reasons": _cell(f"{error['type']}: {error['message']}")})
+        writer.writerow(
+            {"role": "error", "path": _cell(error["path"]), "reasons": _cell(f"{error['type']}: {error['message']}")}
+        )
 
 
 MATCH_COLUMNS = [
@@ -106,26 +117,30 @@ MATCH_COLUMNS = [
 ]  # fmt: skip
 
 
-def write_match(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
-                progress: ProgressCallback | None = None) -> None:
+def write_match(
+    report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
+) -> None:
     """A match report as CSV: one row per query with its best match (if any)."""
     _write_results(report, stream, MATCH_COLUMNS, {})
 
 
-def write_check(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
-                progress: ProgressCallback | None = None) -> None:
+def write_check(
+    report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
+) -> None:
     """A check report as CSV: the match columns plus the file's violations and other findings."""
     by_path: dict[str, dict[str, list[str]]] = {}
     for finding in report["findings"]:
         column = "violations" if finding["violation"] else "findings"
         by_path.setdefault(finding["path"], {"violations": [], "findings": []})[column].append(
-            f"{finding['rule']}: {finding['detail']}")
+            f"{finding['rule']}: {finding['detail']}"
+        )
     extra = {path: {k: " | ".join(v) for k, v in columns.items()} for path, columns in by_path.items()}
     _write_results(report, stream, ["violations", "findings", *MATCH_COLUMNS], extra)
 
 
-def _write_results(report: dict[str, Any], stream: IO[str], columns: list[str],
-                   extra: dict[str, dict[str, str]]) -> None:
+def _write_results(
+    report: dict[str, Any], stream: IO[str], columns: list[str], extra: dict[str, dict[str, str]]
+) -> None:
     writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for result in report["results"]:
@@ -161,5 +176,6 @@ def _write_results(report: dict[str, Any], stream: IO[str], columns: list[str],
 
 
 RECORD_FORMAT = RecordFormat("csv", "CSV (the main fields, flat)", FingerprintCsvWriter, order=20)
-FORMAT = ReportFormat("csv", (".csv",), "CSV (ROWS)", {"match": write_match, "dedup": write_dedup,
-                                                      "check": write_check}, order=20)
+FORMAT = ReportFormat(
+    "csv", (".csv",), "CSV (ROWS)", {"match": write_match, "dedup": write_dedup, "check": write_check}, order=20
+)

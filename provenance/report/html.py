@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from importlib import resources
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 from . import ReportFormat
 from .thumbs import THUMBNAIL_SIDE, Thumbnails
 
-VERDICT_LABELS = {"exact": "exact copy", "metadata-only": "metadata-only change", "near-duplicate": "near-duplicate",
-                  "no-match": "no match", "error": "could not be read"}
+VERDICT_LABELS = {
+    "exact": "exact copy",
+    "metadata-only": "metadata-only change",
+    "near-duplicate": "near-duplicate",
+    "no-match": "no match",
+    "error": "could not be read",
+}
 VERDICTS = ("exact", "metadata-only", "near-duplicate", "no-match")
 
 ProgressCallback = Callable[[], None]
@@ -26,14 +32,19 @@ PAGE_SIZE = 50
 
 
 def _asset(name: str) -> str:
-    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath("templates").joinpath(name).read_text(encoding="utf-8")
 
 
 def _environment() -> Any:
     import jinja2  # loaded only when an HTML report is written
 
-    return jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"), autoescape=True,
-                              undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader(__package__, "templates"),
+        autoescape=True,
+        undefined=jinja2.ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def _csp_hash(text: str) -> str:
@@ -42,8 +53,10 @@ def _csp_hash(text: str) -> str:
 
 def _render(template: str, stream: IO[str], **context: Any) -> None:
     css, js = _asset("report.css"), _asset("report.js")
-    csp = (f"default-src 'none'; img-src data:; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
-           "base-uri 'none'; form-action 'none'")
+    csp = (
+        f"default-src 'none'; img-src data:; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
+        "base-uri 'none'; form-action 'none'"
+    )
     page = _environment().get_template(template)
     for chunk in page.generate(css=css, js=js, csp=csp, page_size=PAGE_SIZE, **context):
         stream.write(chunk)
@@ -51,8 +64,14 @@ def _render(template: str, stream: IO[str], **context: Any) -> None:
 
 # -- match and check reports -----------------------------------------------------------------------
 
-def write_match(report: dict[str, Any], stream: IO[str], *, thumbnails: Thumbnails | None = None,
-                progress: ProgressCallback | None = None) -> None:
+
+def write_match(
+    report: dict[str, Any],
+    stream: IO[str],
+    *,
+    thumbnails: Thumbnails | None = None,
+    progress: ProgressCallback | None = None,
+) -> None:
     """A match report (``MatchReport.to_dict()``) or a check report as one HTML page."""
     thumbnails = thumbnails or Thumbnails()
     violations = report.get("violations")
@@ -70,20 +89,32 @@ def write_match(report: dict[str, Any], stream: IO[str], *, thumbnails: Thumbnai
         numbers = {r["query"].get("path"): n for n, r in enumerate(report["results"], 1)}
         violations = [{**v, "card": numbers.get(v["path"], 0)} for v in violations]
     title = "Provenance check" if report.get("schema", "").startswith("provenance/check") else "Provenance matches"
-    _render("match.html.j2", stream, title=title, run=report.get("run") or {}, summary=report["summary"],
-            verdicts=VERDICTS, verdict_labels=VERDICT_LABELS, violations=violations, cards=cards())
+    _render(
+        "match.html.j2",
+        stream,
+        title=title,
+        run=report.get("run") or {},
+        summary=report["summary"],
+        verdicts=VERDICTS,
+        verdict_labels=VERDICT_LABELS,
+        violations=violations,
+        cards=cards(),
+    )
 
 
-def _match_card(result: dict[str, Any], thumbnails: Thumbnails,
-                findings: list[dict[str, Any]]) -> dict[str, Any]:
+def _match_card(result: dict[str, Any], thumbnails: Thumbnails, findings: list[dict[str, Any]]) -> dict[str, Any]:
     query = result["query"]
     best = result["matches"][0] if result["matches"] else None
     tone = "error" if result.get("error") and not best else result["verdict"]
     query_thumb = None if query.get("problem") else thumbnails.get(query.get("path"))
     reference_thumb = thumbnails.get(best["reference"].get("path")) if best else None
     return {
-        "result": result, "tone": tone, "findings": findings, "words": _verdict_words(result, best),
-        "query_thumb": query_thumb, "reference_thumb": reference_thumb,
+        "result": result,
+        "tone": tone,
+        "findings": findings,
+        "words": _verdict_words(result, best),
+        "query_thumb": query_thumb,
+        "reference_thumb": reference_thumb,
         "region": _region(best, query, query_thumb) if best else None,
         "facts": _reference_facts(best["reference"]) if best else [],
         "diff": _diff_rows(best.get("metadata_diff") or {}) if best else [],
@@ -115,7 +146,9 @@ def _transform_words(transform: dict[str, Any]) -> str:
     if transform.get("rotation") and abs(transform["rotation"]) >= 0.5:
         words.append(f"rotated {transform['rotation']:.1f}° counter-clockwise")
     if transform.get("query_fraction") is not None and transform["query_fraction"] < 0.9:
-        words.append(f"the reference fills {transform['query_fraction']:.0%} of the query (borders, a page or a collage)")
+        words.append(
+            f"the reference fills {transform['query_fraction']:.0%} of the query (borders, a page or a collage)"
+        )
     return ", ".join(words)
 
 
@@ -127,8 +160,11 @@ def _region(best: dict[str, Any], query: dict[str, Any], query_thumb: Any) -> st
         return None
     box = transform.get("query_box")
     if not box:
-        size = (query_thumb.full_width, query_thumb.full_height) if query_thumb else (query.get("width"),
-                                                                                      query.get("height"))
+        size = (
+            (query_thumb.full_width, query_thumb.full_height)
+            if query_thumb
+            else (query.get("width"), query.get("height"))
+        )
         if not all(size):
             return None
         box = [0, 0, size[0], size[1]]
@@ -138,7 +174,9 @@ def _region(best: dict[str, Any], query: dict[str, Any], query_thumb: Any) -> st
         w = h[2][0] * x + h[2][1] * y + h[2][2]
         if abs(w) < 1e-9:
             return None
-        points.append(f"{(h[0][0] * x + h[0][1] * y + h[0][2]) / w:.1f},{(h[1][0] * x + h[1][1] * y + h[1][2]) / w:.1f}")
+        points.append(
+            f"{(h[0][0] * x + h[0][1] * y + h[0][2]) / w:.1f},{(h[1][0] * x + h[1][1] * y + h[1][2]) / w:.1f}"
+        )
     return " ".join(points)
 
 
@@ -169,8 +207,15 @@ def _reference_facts(reference: dict[str, Any]) -> list[tuple[str, Any, bool]]:
             facts.append((label, reference[key], True))
     name = reference.get("name_digest")
     if name:
-        facts.append(("file name", f"its own {name['algorithm'].upper()}" if name.get("matches")
-                      else f"NOT its own {name['algorithm'].upper()}", False))
+        facts.append(
+            (
+                "file name",
+                f"its own {name['algorithm'].upper()}"
+                if name.get("matches")
+                else f"NOT its own {name['algorithm'].upper()}",
+                False,
+            )
+        )
     others = [p for p in reference.get("paths") or [] if p != reference.get("path")]
     if others:
         facts.append(("also at", "; ".join(others), False))
@@ -178,12 +223,18 @@ def _reference_facts(reference: dict[str, Any]) -> list[tuple[str, Any, bool]]:
 
 
 def _diff_rows(diff: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = [{"field": k, "reference": _text(v), "query": "", "change": "removed"}
-            for k, v in (diff.get("removed") or {}).items()]
-    rows += [{"field": k, "reference": _text(v.get("reference")), "query": _text(v.get("query")), "change": "changed"}
-             for k, v in (diff.get("changed") or {}).items()]
-    rows += [{"field": k, "reference": "", "query": _text(v), "change": "added"}
-             for k, v in (diff.get("added") or {}).items()]
+    rows = [
+        {"field": k, "reference": _text(v), "query": "", "change": "removed"}
+        for k, v in (diff.get("removed") or {}).items()
+    ]
+    rows += [
+        {"field": k, "reference": _text(v.get("reference")), "query": _text(v.get("query")), "change": "changed"}
+        for k, v in (diff.get("changed") or {}).items()
+    ]
+    rows += [
+        {"field": k, "reference": "", "query": _text(v), "change": "added"}
+        for k, v in (diff.get("added") or {}).items()
+    ]
     return rows
 
 
@@ -195,8 +246,14 @@ def _text(value: Any) -> str:
 
 # -- dedup reports -------------------------------------------------------------------------------------
 
-def write_dedup(result: dict[str, Any], stream: IO[str], *, thumbnails: Thumbnails | None = None,
-                progress: ProgressCallback | None = None) -> None:
+
+def write_dedup(
+    result: dict[str, Any],
+    stream: IO[str],
+    *,
+    thumbnails: Thumbnails | None = None,
+    progress: ProgressCallback | None = None,
+) -> None:
     """A dedup result (``DedupResult.to_dict()``) as one HTML page: a row of thumbnails per cluster."""
     thumbnails = thumbnails or Thumbnails(side=200)
 
@@ -206,20 +263,36 @@ def write_dedup(result: dict[str, Any], stream: IO[str], *, thumbnails: Thumbnai
             if progress:
                 progress()
 
-    _render("dedup.html.j2", stream, title="Duplicates", run=result.get("run") or {}, summary=result["summary"],
-            relations=("exact", "metadata-only", "near-duplicate"), parameters=result.get("parameters") or {},
-            cards=cards(), errors=result.get("errors") or [], low_information=result.get("low_information") or [])
+    _render(
+        "dedup.html.j2",
+        stream,
+        title="Duplicates",
+        run=result.get("run") or {},
+        summary=result["summary"],
+        relations=("exact", "metadata-only", "near-duplicate"),
+        parameters=result.get("parameters") or {},
+        cards=cards(),
+        errors=result.get("errors") or [],
+        low_information=result.get("low_information") or [],
+    )
 
 
-def _match_page(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
-                progress: ProgressCallback | None = None) -> None:
+def _match_page(
+    report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
+) -> None:
     write_match(report, stream, thumbnails=Thumbnails(side=THUMBNAIL_SIDE, base=base), progress=progress)
 
 
-def _dedup_page(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
-                progress: ProgressCallback | None = None) -> None:
+def _dedup_page(
+    report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
+) -> None:
     write_dedup(report, stream, thumbnails=Thumbnails(side=200, base=base), progress=progress)
 
 
-FORMAT = ReportFormat("html", (".html", ".htm"), "HTML (one self-contained page with thumbnails)",
-                      {"match": _match_page, "dedup": _dedup_page, "check": _match_page}, order=40)
+FORMAT = ReportFormat(
+    "html",
+    (".html", ".htm"),
+    "HTML (one self-contained page with thumbnails)",
+    {"match": _match_page, "dedup": _dedup_page, "check": _match_page},
+    order=40,
+)

@@ -8,11 +8,17 @@ from typing import IO, Any
 from . import ProgressCallback, ReportFormat
 
 
-def write(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
-          progress: ProgressCallback | None = None) -> None:
+def write(
+    report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
+) -> None:
     """Any report as JSON (docs/schema/KIND.schema.json)."""
     stream.write(json.dumps(report, indent=2, ensure_ascii=True) + "\n")
 
 
-FORMAT = ReportFormat("json", (".json",), "JSON (docs/schema/KIND.schema.json, the default)",
-                      {"match": write, "dedup": write, "check": write}, order=10)
+FORMAT = ReportFormat(
+    "json",
+    (".json",),
+    "JSON (docs/schema/KIND.schema.json, the default)",
+    {"match": write, "dedup": write, "check": write},
+    order=10,
+)

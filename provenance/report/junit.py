@@ -32,8 +32,9 @@ def write_junit(report: dict[str, Any], stream: IO[str]) -> None:
         evidence = result["evidence"] + (result["matches"][0]["evidence"] if result["matches"] else [])
         violated = [f for f in findings.get(path, []) if f["violation"]]
         for finding in violated:
-            failure = ET.SubElement(case, "failure", type=finding["rule"],
-                                    message=_text(f"{finding['rule']}: {finding['detail']}"))
+            failure = ET.SubElement(
+                case, "failure", type=finding["rule"], message=_text(f"{finding['rule']}: {finding['detail']}")
+            )
             failure.text = _text("\n".join([f"{path}: {finding['rule']}: {finding['detail']}", *evidence]))
             failures += 1
         unread = [f for f in findings.get(path, []) if f["rule"] == "unreadable" and not f["violation"]]
@@ -62,8 +63,9 @@ def write_junit(report: dict[str, Any], stream: IO[str]) -> None:
     suite.set("skipped", str(skipped))
     if report.get("run", {}).get("started"):
         suite.set("timestamp", report["run"]["started"])
-    root = ET.Element("testsuites", name="provenance", tests=suite.get("tests"), failures=str(failures),
-                      errors=str(errors))
+    root = ET.Element(
+        "testsuites", name="provenance", tests=str(len(suite)), failures=str(failures), errors=str(errors)
+    )
     root.append(suite)
     ET.indent(root)
     stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')

@@ -15,13 +15,16 @@ def _cell(value: Any) -> str:
     return " ".join(text.split())
 
 
-def write_dedup(result: dict[str, Any], stream: IO[str], *, base: str | None = None,
-                progress: ProgressCallback | None = None) -> None:
+def write_dedup(
+    result: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
+) -> None:
     """A dedup result (``DedupResult.to_dict()``) as Markdown."""
     summary = result["summary"]
     by_relation = summary["clusters_by_relation"]
     stream.write("# Duplicates\n\n")
-    stream.write("| files | images | clusters | exact | metadata-only | near-duplicate | copies | low information | errors |\n")
+    stream.write(
+        "| files | images | clusters | exact | metadata-only | near-duplicate | copies | low information | errors |\n"
+    )
     stream.write("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     stream.write(
         f"| {summary['files']} | {summary['images']} | {summary['clusters']} | {by_relation['exact']} "
@@ -53,26 +56,36 @@ def _value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def write_check(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
-                progress: ProgressCallback | None = None) -> None:
+def write_check(
+    report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
+) -> None:
     """A check report as Markdown: the verdict of the policy and each finding, then the matches."""
     summary = report["summary"]
-    outcome = {0: "the policy holds", 1: "the policy is violated", 3: "the policy holds, but some files could not be read"}
+    outcome = {
+        0: "the policy holds",
+        1: "the policy is violated",
+        3: "the policy holds, but some files could not be read",
+    }
     stream.write(f"# Check: {outcome.get(summary['exit_status'], summary['exit_status'])}\n\n")
-    stream.write(f"Fails on: {_cell(', '.join(report['policy']['fail_on']) or 'nothing')}. "
-                 f"{summary['files']} files checked, {summary['ignored']} ignored, "
-                 f"{summary['violations']} violations.\n\n")
+    stream.write(
+        f"Fails on: {_cell(', '.join(report['policy']['fail_on']) or 'nothing')}. "
+        f"{summary['files']} files checked, {summary['ignored']} ignored, "
+        f"{summary['violations']} violations.\n\n"
+    )
     if report["findings"]:
         stream.write("| file | rule | violation | detail |\n|---|---|---|---|\n")
         for f in report["findings"]:
-            stream.write(f"| {_cell(f['path'])} | {f['rule']} | {'**yes**' if f['violation'] else 'no'} "
-                         f"| {_cell(f['detail'])} |\n")
+            stream.write(
+                f"| {_cell(f['path'])} | {f['rule']} | {'**yes**' if f['violation'] else 'no'} "
+                f"| {_cell(f['detail'])} |\n"
+            )
         stream.write("\n")
     _write_results(report, stream, heading="## Matches", level="###")
 
 
-def write_match(report: dict[str, Any], stream: IO[str], *, base: str | None = None,
-                progress: ProgressCallback | None = None) -> None:
+def write_match(
+    report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
+) -> None:
     """A match report (``MatchReport.to_dict()``) as Markdown: a summary table, then one section per query."""
     _write_results(report, stream, heading="# Matches", level="##")
 
@@ -83,13 +96,17 @@ def _write_results(report: dict[str, Any], stream: IO[str], *, heading: str, lev
     stream.write(f"{heading}\n\n")
     stream.write("| queries | exact | metadata-only | near-duplicate | no-match | errors |\n")
     stream.write("|---:|---:|---:|---:|---:|---:|\n")
-    stream.write(f"| {summary['queries']} | {verdicts['exact']} | {verdicts['metadata-only']} "
-                 f"| {verdicts['near-duplicate']} | {verdicts['no-match']} | {summary['errors']} |\n\n")
+    stream.write(
+        f"| {summary['queries']} | {verdicts['exact']} | {verdicts['metadata-only']} "
+        f"| {verdicts['near-duplicate']} | {verdicts['no-match']} | {summary['errors']} |\n\n"
+    )
     stream.write("| query | caption | verdict | confidence | reference |\n|---|---|---|---:|---|\n")
     for result in report["results"]:
         best = result["matches"][0]["reference"]["path"] if result["matches"] else ""
-        stream.write(f"| {_cell(result['query']['path'])} | {_cell(result['query']['caption'])} "
-                     f"| {result['verdict']} | {result['confidence']:.2f} | {_cell(best)} |\n")
+        stream.write(
+            f"| {_cell(result['query']['path'])} | {_cell(result['query']['caption'])} "
+            f"| {result['verdict']} | {result['confidence']:.2f} | {_cell(best)} |\n"
+        )
     stream.write("\n")
     for n, result in enumerate(report["results"], 1):
         query = result["query"]
@@ -120,5 +137,6 @@ def _write_results(report: dict[str, Any], stream: IO[str], *, heading: str, lev
         stream.write("\n")
 
 
-FORMAT = ReportFormat("md", (".md", ".markdown"), "Markdown",
-                      {"match": write_match, "dedup": write_dedup, "check": write_check}, order=30)
+FORMAT = ReportFormat(
+    "md", (".md", ".markdown"), "Markdown", {"match": write_match, "dedup": write_dedup, "check": write_check}, order=30
+)

@@ -36,5 +36,8 @@ def load_saved(path: str) -> tuple[str, dict[str, Any]]:
 
 
 #: what each kind of report must hold for a renderer to walk it (the JSON schemas say the rest)
-_REQUIRED = {"match": ("results", "summary"), "dedup": ("clusters", "summary"), "check": ("results", "findings",
-                                                                                         "summary", "policy")}
+_REQUIRED = {
+    "match": ("results", "summary"),
+    "dedup": ("clusters", "summary"),
+    "check": ("results", "findings", "summary", "policy"),
+}

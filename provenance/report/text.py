@@ -32,7 +32,9 @@ def write_lookup(answers: list[dict[str, Any]], stream: IO[str]) -> None:
     for answer in answers:
         stream.write(f"{printable(answer['query'])} ({answer['query_type']})\n")
         if answer.get("error"):
-            stream.write(f"  could not fingerprint it: {answer['error']['type']}: {printable(answer['error']['message'])}\n")
+            stream.write(
+                f"  could not fingerprint it: {answer['error']['type']}: {printable(answer['error']['message'])}\n"
+            )
         hits = answer["hits"]
         if not hits and not answer.get("near"):
             stream.write("  not in the index\n")
@@ -55,13 +57,20 @@ def write_stats(stats: dict[str, Any], stream: IO[str]) -> None:
     out = stream.write
     out(f"index {printable(stats['path'])} (schema {stats['schema_version']}, created {stats['created']})\n")
     out("roots:\n" + "".join(f"  {printable(r)}\n" for r in stats["roots"]))
-    out(f"files: {stats['files']} ({stats['images']} images, {stats['other_files']} other, "
+    out(
+        f"files: {stats['files']} ({stats['images']} images, {stats['other_files']} other, "
         f"{len(stats['errors'])} with errors); distinct contents: {stats['contents']}; "
-        f"files that repeat another's bytes: {stats['duplicate_files']}\n")
+        f"files that repeat another's bytes: {stats['duplicate_files']}\n"
+    )
     out("formats: " + ", ".join(f"{printable(k)} {v}" for k, v in stats["formats"].items()) + "\n")
     if stats["cameras"]:
-        out("cameras:\n" + "".join(
-            f"  {printable(c['make'] or '?')} {printable(c['model'] or '')}: {c['files']}\n" for c in stats["cameras"]))
+        out(
+            "cameras:\n"
+            + "".join(
+                f"  {printable(c['make'] or '?')} {printable(c['model'] or '')}: {c['files']}\n"
+                for c in stats["cameras"]
+            )
+        )
     dates = stats["datetime_original"]
     if dates["files"]:
         out(f"taken (datetime_original): {dates['first']} .. {dates['last']} ({dates['files']} files)\n")

@@ -32,8 +32,9 @@ class Thumbnail:
 class Thumbnails:
     """Thumbnails of files by path, each made once; ``None`` for a file that is gone or unreadable."""
 
-    def __init__(self, side: int = THUMBNAIL_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 base: str | None = None) -> None:
+    def __init__(
+        self, side: int = THUMBNAIL_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS, base: str | None = None
+    ) -> None:
         self.side = side
         self.max_pixels = max_pixels
         #: relative paths are tried against the current folder, then ``base`` (where a saved report lies)
@@ -66,7 +67,7 @@ class Thumbnails:
                     upright, (full_w, full_h) = decode_upright(im, self.side)
                     small = _flatten(upright)
                     small.thumbnail((self.side, self.side), Image.Resampling.LANCZOS)
-        except Exception:  # a report still renders when one picture cannot: the card says so
+        except Exception:  # noqa: BLE001 - a report still renders when one picture cannot: the card says so
             return None
         buffer = io.BytesIO()
         small.save(buffer, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)

@@ -15,18 +15,18 @@ def strip_metadata(data: bytes) -> bytes:
             marker = data[i + 1]
             if marker == 0xDA:  # start of scan: the rest is image data
                 break
-            length = int.from_bytes(data[i + 2:i + 4], "big")
+            length = int.from_bytes(data[i + 2 : i + 4], "big")
             if not (0xE1 <= marker <= 0xEF or marker == 0xFE):
-                out += data[i:i + 2 + length]
+                out += data[i : i + 2 + length]
             i += 2 + length
         return bytes(out + data[i:])
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         out, i = bytearray(data[:8]), 8
         while i + 8 <= len(data):
-            length = int.from_bytes(data[i:i + 4], "big")
-            kind = data[i + 4:i + 8]
+            length = int.from_bytes(data[i : i + 4], "big")
+            kind = data[i + 4 : i + 8]
             if kind not in (b"tEXt", b"iTXt", b"zTXt", b"tIME", b"eXIf", b"iCCP"):
-                out += data[i:i + 12 + length]
+                out += data[i : i + 12 + length]
             i += 12 + length
         return bytes(out)
     return data

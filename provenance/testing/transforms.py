@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 import random
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
@@ -18,7 +19,7 @@ from .files import strip_metadata
 Transform = Callable[[Image.Image, random.Random], bytes]
 
 
-def encode(im: Image.Image, fmt: str = "JPEG", **options) -> bytes:
+def encode(im: Image.Image, fmt: str = "JPEG", **options: Any) -> bytes:
     """The bytes of ``im`` saved as ``fmt`` (JPEG quality 85 unless given)."""
     buffer = io.BytesIO()
     if fmt == "JPEG":
@@ -43,7 +44,7 @@ def crop_keep(im: Image.Image, keep: float, rng: random.Random, centred: bool = 
     return im.crop((x, y, x + w, y + h))
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1
@@ -65,8 +66,7 @@ def watermark(im: Image.Image, rng: random.Random) -> Image.Image:
     layer = Image.new("RGBA", im.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     size = max(16, im.width // 10)
-    draw.text((im.width // 8, im.height // 2 - size // 2), "© NEWS AGENCY", fill=(255, 255, 255, 110),
-              font=_font(size))
+    draw.text((im.width // 8, im.height // 2 - size // 2), "© NEWS AGENCY", fill=(255, 255, 255, 110), font=_font(size))
     return Image.alpha_composite(im.convert("RGBA"), layer).convert("RGB")
 
 
@@ -142,7 +142,7 @@ def _small_rotation(im: Image.Image, rng: random.Random) -> Image.Image:
     return crop_keep(rotated, 0.88, rng)  # cut off the corners the rotation left empty
 
 
-def _as(fn: Callable[[Image.Image, random.Random], Image.Image], **options) -> Transform:
+def _as(fn: Callable[[Image.Image, random.Random], Image.Image], **options: Any) -> Transform:
     return lambda im, rng: encode(fn(im, rng), **options)
 
 
