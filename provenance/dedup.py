@@ -31,7 +31,6 @@ import numpy as np
 
 from . import hashes as hash_kinds
 from . import runinfo
-from .compiled import complete_link
 from .fingerprint import Fingerprint
 from .hashes import MIN_PDQ_QUALITY
 from .hashes import low_information as is_low_information
@@ -333,6 +332,8 @@ def _near_groups(hashes: list[dict[str, Any]], options: DedupOptions) -> list[li
     i, j, score = i[linked], j[linked], score[linked]
     order = np.lexsort((j, i, score))  # closest links first; ties in a fixed order
     i, j = i[order], j[order]
+
+    from .compiled import complete_link  # Numba: compiled on first use, not when dedup is imported
 
     label = complete_link(len(hashes), np.asarray(i, np.int64), np.asarray(j, np.int64))
     groups: dict[int, list[int]] = defaultdict(list)

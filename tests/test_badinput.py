@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import corpus_path
 
 from provenance import fingerprint_many
+
+from conftest import corpus_path
 
 pytestmark = pytest.mark.corpus
 
@@ -57,10 +58,10 @@ def test_the_command_line_reports_damage_with_exit_code_3(tmp_path):
 
 def test_matching_hostile_queries_gives_one_result_each(tmp_path):
     """Crash reproducers, bombs and truncated files as match queries: one result each, the run ends."""
-    from conftest import FIXTURES
-
     from provenance import Index, match
     from provenance.captions import from_name
+
+    from conftest import FIXTURES
 
     pillow = corpus_path("pillow-images")
     pattern = ("crash", "oom", "timeout", "bomb", "trunc", "broken", "bad")

@@ -11,12 +11,13 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ARTICLE_FILES, FIXTURES
 from PIL import Image
 
 from provenance import Index, MatchOptions, match
 from provenance.captions import from_name
 from provenance.report import write_report
+
+from conftest import ARTICLE_FILES, FIXTURES
 
 CHROMIUM = os.environ.get("PROVENANCE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("PROVENANCE_REQUIRE_CHROMIUM"):

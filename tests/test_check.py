@@ -8,13 +8,14 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, MISNAMED, report_validator
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from provenance import Index
 from provenance.check import check
 from provenance.cli import main
 from provenance.policy import DEFAULT_FAIL_ON, RULES, PolicyError, load_policy
+
+from conftest import FIXTURES, MISNAMED, report_validator
 
 CANTEEN = FIXTURES / "article" / "canteen-lunch-960x640-1.jpg"
 RALLY = FIXTURES / "article" / "rally-car-in-the-snow-960x640-1.jpg"

@@ -7,9 +7,10 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES
 
 from provenance.cli import main
+
+from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES
 
 NIKON = FIXTURES / "leak" / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"
 

@@ -9,10 +9,11 @@ import json
 import shutil
 
 from click.testing import CliRunner
-from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, MISNAMED
 
 from provenance.cli import main
 from provenance.testing.files import strip_metadata as strip_jpeg_metadata
+
+from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, MISNAMED
 
 NIKON = FIXTURES / "leak" / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"
 

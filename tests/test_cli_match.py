@@ -8,9 +8,10 @@ import json
 import shutil
 
 from click.testing import CliRunner
-from conftest import ARTICLE_FILES, FIXTURES
 
 from provenance.cli import main
+
+from conftest import ARTICLE_FILES, FIXTURES
 
 OFFICIALS = FIXTURES / "article" / "officials-tour-facility-960x640-1.jpg"
 

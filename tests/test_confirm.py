@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import FIXTURES, corpus_path
 from PIL import Image, ImageDraw, ImageOps
 
 from provenance.features import features_of
 from provenance.matching.geometry import confirm, confirm_any
 from provenance.testing.images import mugshot
+
+from conftest import FIXTURES, corpus_path
 
 REFERENCE = FIXTURES / "leak" / "56cd6b2057623bfb70111b883678d436.jpg"  # 1024x768 camera photo
 WALL = FIXTURES / "leak" / "23b313574a1e61545db171a23edd73b3.jpg"  # trail-camera scene, textured

@@ -5,11 +5,12 @@ import zlib
 
 import imagehash
 import pytest
-from conftest import FIXTURES, corpus_path
 from PIL import Image, ImageOps
 
 from provenance import fingerprint
 from provenance.decode import looks_like_image, register_formats
+
+from conftest import FIXTURES, corpus_path
 
 
 def png_header_only(width: int, height: int) -> bytes:

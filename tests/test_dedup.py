@@ -10,7 +10,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, LEAK_FILES, corpus_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
@@ -18,6 +17,8 @@ from PIL import Image, ImageDraw
 from provenance import DedupOptions, dedup, fingerprint, fingerprint_many
 from provenance.files import iter_files
 from provenance.testing.files import strip_metadata as strip_jpeg_metadata
+
+from conftest import FIXTURES, LEAK_FILES, corpus_path
 
 CAMERA_PHOTO = FIXTURES / "leak" / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"
 

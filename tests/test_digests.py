@@ -4,7 +4,6 @@ import struct
 import zlib
 
 import pytest
-from conftest import FIXTURES, IMAGE_FIXTURES, LEAK_FILES, MISNAMED, ids
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -19,6 +18,8 @@ from provenance.digests import (
 )
 from provenance.testing.files import add_jpeg_comment
 from provenance.testing.files import strip_metadata as strip_jpeg_metadata
+
+from conftest import FIXTURES, IMAGE_FIXTURES, LEAK_FILES, MISNAMED, ids
 
 
 @pytest.mark.parametrize("path", LEAK_FILES + IMAGE_FIXTURES, ids=ids(LEAK_FILES + IMAGE_FIXTURES))

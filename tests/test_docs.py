@@ -125,8 +125,12 @@ def scratch():
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_the_examples_of_a_page_run_as_shown(page, scratch, tmp_path):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONUNBUFFERED": "1", "COLUMNS": "100"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "100",
+    }
     env.pop("PROVENANCE_DB", None)
     found_any = False
     python_blocks = []
@@ -140,16 +144,24 @@ def test_the_examples_of_a_page_run_as_shown(page, scratch, tmp_path):
                 if command.strip() == "echo $?":
                     output = f"{status}\n"
                 else:
-                    done = subprocess.run(["bash", "-c", command], cwd=scratch, env=env, stdout=subprocess.PIPE,
-                                          stderr=subprocess.STDOUT, text=True, timeout=600)
+                    done = subprocess.run(
+                        ["bash", "-c", command],
+                        cwd=scratch,
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                        timeout=600,
+                    )
                     output, status = done.stdout, done.returncode
                     following = steps[n + 1][0].strip() if n + 1 < len(steps) else ""
                     assert status == 0 or following == "echo $?", f"{where}: `{command}` exited {status}:\n{output}"
                     if command.lstrip().startswith("provenance "):
                         check_sketch(command.strip(), where)
                 output = output.replace(f"{scratch}/", "").replace(str(scratch), ".")
-                assert shown_matches(shown, output), f"{where}: `{command}` printed:\n{output}\nthe page shows:\n" + \
-                    "\n".join(shown)
+                assert shown_matches(shown, output), (
+                    f"{where}: `{command}` printed:\n{output}\nthe page shows:\n" + "\n".join(shown)
+                )
         elif language in ("sh", "console", "yaml", "yml", ""):
             for line in _sketch_lines(language, lines):
                 found_any = True
@@ -162,8 +174,9 @@ def test_the_examples_of_a_page_run_as_shown(page, scratch, tmp_path):
             load_policy(str(policy))
     for code, where in python_blocks:
         found_any = True
-        done = subprocess.run([sys.executable, "-c", code], cwd=scratch, env=env, capture_output=True, text=True,
-                              timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=scratch, env=env, capture_output=True, text=True, timeout=600
+        )
         assert done.returncode == 0, f"{where}: the Python example failed:\n{done.stderr}"
     if page.name in ("README.md", "usage.md", "index-db.md", "matching.md", "dedup.md", "ci.md", "reports.md"):
         assert found_any, f"{page.name} shows no example"

@@ -3,9 +3,10 @@ import json
 import os
 
 import pytest
-from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, METADATA_FILES, MISNAMED, corpus_path, ids
 
 from provenance import SCHEMA, Fingerprint, fingerprint
+
+from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, METADATA_FILES, MISNAMED, corpus_path, ids
 
 ALL = LEAK_FILES + ARTICLE_FILES + METADATA_FILES
 

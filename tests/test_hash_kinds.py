@@ -14,11 +14,12 @@ from pathlib import Path
 import imagehash
 import numpy as np
 import pytest
-from conftest import FIXTURES
 from PIL import Image
 
 from provenance import hashes
 from provenance.hashes import DIHEDRAL, VARIANT_NAMES, Hash, HashKind
+
+from conftest import FIXTURES
 
 
 def _plugin_kind() -> HashKind:

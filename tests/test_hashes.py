@@ -1,6 +1,5 @@
 import imagehash
 import pytest
-from conftest import IMAGE_FIXTURES, corpus_path, ids
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
@@ -8,6 +7,8 @@ from PIL import Image, ImageOps
 from provenance import fingerprint, imagehash_fast
 from provenance.decode import register_formats
 from provenance.hashes import distance, pdq_available, registered
+
+from conftest import IMAGE_FIXTURES, corpus_path, ids
 
 register_formats()
 

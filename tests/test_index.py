@@ -11,13 +11,14 @@ import sys
 
 import imagehash
 import pytest
-from conftest import FIXTURES, LEAK_FILES, MISNAMED
 from PIL import Image
 
 from provenance import Index
 from provenance.errors import IndexCorrupt, IndexMismatch
 from provenance.fingerprint import FingerprintOptions
 from provenance.store import SCHEMA_VERSION
+
+from conftest import FIXTURES, LEAK_FILES, MISNAMED
 
 
 @pytest.fixture()

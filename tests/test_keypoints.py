@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FIXTURES
 from PIL import Image, ImageOps
 
 import provenance.keypoints as keypoints
 from provenance.decode import register_formats
 from provenance.features import features_of
 from provenance.keypoints import KeypointSearch
+
+from conftest import FIXTURES
 
 PHOTOS = sorted((FIXTURES / "leak").glob("*.jpg"))
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, ROOT, report_validator
 from PIL import Image
 
 from provenance import Index, MatchOptions, match
@@ -17,6 +16,8 @@ from provenance.captions import Query, from_name
 from provenance.matching import VERDICTS, metadata_diff, trim_borders
 from provenance.testing.files import strip_metadata as strip_jpeg_metadata
 from provenance.testing.transforms import TRANSFORMS, collage, encode
+
+from conftest import ARTICLE_FILES, FIXTURES, LEAK_FILES, ROOT, report_validator
 
 LEAK = FIXTURES / "leak"
 #: which leak file each article copy was derived from (fixtures/SOURCES.md); None: not in the leak

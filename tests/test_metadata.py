@@ -2,12 +2,13 @@ import json
 from fractions import Fraction
 
 import pytest
-from conftest import FIXTURES, corpus_path
-from exiftool_oracle import compare
 
 from provenance import fingerprint
 from provenance.metadata import gps_coordinate, gps_datetime, iso_datetime, user_comment
 from provenance.xmp import XmpPacket, scan_xmp
+
+from conftest import FIXTURES, corpus_path
+from exiftool_oracle import compare
 
 
 def test_fixtures_agree_with_exiftool(fixture_oracle):

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import report_validator
 from PIL import Image
+
+from conftest import report_validator
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -3,10 +3,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from conftest import ARTICLE_FILES, LEAK_FILES
-
 from provenance import FingerprintOptions, fingerprint, fingerprint_many
 from provenance.files import WalkError
+
+from conftest import ARTICLE_FILES, LEAK_FILES
 
 FILES = [str(p) for p in LEAK_FILES + ARTICLE_FILES]
 MISBEHAVING = (sys.executable, str(Path(__file__).with_name("misbehaving_worker.py")))

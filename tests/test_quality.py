@@ -1,11 +1,12 @@
 import io
 
 import pytest
-from conftest import FIXTURES
 from PIL import Image
 
 from provenance import fingerprint
 from provenance.quality import estimate_quality, scaled_table
+
+from conftest import FIXTURES
 
 PHOTO = FIXTURES / "leak" / "56cd6b2057623bfb70111b883678d436.jpg"
 

@@ -1,10 +1,11 @@
 import io
 
-from conftest import FIXTURES
 from PIL import Image, ImageDraw
 
 from provenance import fingerprint
 from provenance.thumbnail import _trim_bars
+
+from conftest import FIXTURES
 
 CAMERA = FIXTURES / "leak" / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"  # Nikon, 160x120 thumbnail
 

@@ -11,8 +11,13 @@ from ..fingerprint import Fingerprint
 
 SCHEMA = "provenance/match-1"
 
-#: verdicts, strongest first; every one but "no-match" claims reuse
-VERDICTS = ("exact", "metadata-only", "near-duplicate", "no-match")
+#: verdicts, strongest first, with the words reports show for them; every one but "no-match" claims reuse
+VERDICTS: dict[str, str] = {
+    "exact": "exact copy",
+    "metadata-only": "metadata-only change",
+    "near-duplicate": "near-duplicate",
+    "no-match": "no match",
+}
 
 #: the facts of the query's fingerprint a result reports beside the query itself
 QUERY_FACTS = (

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 from typing import IO, Any
 
-from .. import hashes as hash_kinds
 from . import ProgressCallback, RecordFormat, ReportFormat
 
 
 def columns() -> list[str]:
     """The columns of a fingerprint CSV: the main fields, every hash kind's fields among them."""
+    from .. import hashes as hash_kinds
+
     return [
         "path", "size", "mtime", "kind", "format", "width", "height", "mode", "orientation", "frames",
         "md5", "sha1", "sha256", "name_digest_algorithm", "name_digest_matches", "image_data_sha256",
@@ -33,7 +34,7 @@ def flatten(record: dict[str, Any], names: list[str] | None = None) -> dict[str,
     thumb = record.get("thumbnail") or {}
     error = record.get("error") or {}
     row = {key: record.get(key) for key in names if key in record}
-    row.update({k: hashes.get(k) for k in hash_kinds.record_fields()})
+    row.update({k: hashes.get(k) for k in names if k in hashes})
     row.update(
         {
             k: metadata.get(k)

@@ -16,15 +16,6 @@ from typing import IO, Any
 from . import ReportFormat
 from .thumbs import THUMBNAIL_SIDE, Thumbnails
 
-VERDICT_LABELS = {
-    "exact": "exact copy",
-    "metadata-only": "metadata-only change",
-    "near-duplicate": "near-duplicate",
-    "no-match": "no match",
-    "error": "could not be read",
-}
-VERDICTS = ("exact", "metadata-only", "near-duplicate", "no-match")
-
 ProgressCallback = Callable[[], None]
 
 #: cards per page; only the first page's pictures load with the page (report.js shows the others)
@@ -73,6 +64,8 @@ def write_match(
     progress: ProgressCallback | None = None,
 ) -> None:
     """A match report (``MatchReport.to_dict()``) or a check report as one HTML page."""
+    from ..matching.records import VERDICTS
+
     thumbnails = thumbnails or Thumbnails()
     violations = report.get("violations")
     by_path: dict[str, list[dict[str, Any]]] = {}
@@ -95,8 +88,8 @@ def write_match(
         title=title,
         run=report.get("run") or {},
         summary=report["summary"],
-        verdicts=VERDICTS,
-        verdict_labels=VERDICT_LABELS,
+        verdicts=tuple(VERDICTS),
+        verdict_labels={**VERDICTS, "error": "could not be read"},
         violations=violations,
         cards=cards(),
     )

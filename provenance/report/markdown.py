@@ -91,14 +91,17 @@ def write_match(
 
 
 def _write_results(report: dict[str, Any], stream: IO[str], *, heading: str, level: str) -> None:
+    from ..matching.records import VERDICTS
+
     summary = report["summary"]
     verdicts = summary["verdicts"]
     stream.write(f"{heading}\n\n")
-    stream.write("| queries | exact | metadata-only | near-duplicate | no-match | errors |\n")
-    stream.write("|---:|---:|---:|---:|---:|---:|\n")
+    stream.write("| queries | " + " | ".join(VERDICTS) + " | errors |\n")
+    stream.write("|---:|" + "---:|" * len(VERDICTS) + "---:|\n")
     stream.write(
-        f"| {summary['queries']} | {verdicts['exact']} | {verdicts['metadata-only']} "
-        f"| {verdicts['near-duplicate']} | {verdicts['no-match']} | {summary['errors']} |\n\n"
+        f"| {summary['queries']} | "
+        + " | ".join(str(verdicts.get(v, 0)) for v in VERDICTS)
+        + f" | {summary['errors']} |\n\n"
     )
     stream.write("| query | caption | verdict | confidence | reference |\n|---|---|---|---:|---|\n")
     for result in report["results"]:
