@@ -10,7 +10,8 @@ For every page (README.md and docs/*.md), in a scratch folder holding a copy of 
 - every other ``provenance ...`` line in a shell, console or YAML block (usage sketches with
   placeholders such as ``LEAK_DIR``) must name a real command and only options it has.
 - every Python block runs (in the same folder, after the page's sessions).
-- every TOML block is a policy that ``load_policy`` accepts.
+- every TOML block parses, and every one that is not a ``pyproject.toml`` excerpt is a policy that
+  ``load_policy`` accepts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ from provenance.cli import main
 from provenance.policy import load_policy
 
 from conftest import FIXTURES, ROOT
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _FENCE = re.compile(r"^(`{3,})(\S*)\s*$")
@@ -169,9 +175,11 @@ def test_the_examples_of_a_page_run_as_shown(page, scratch, tmp_path):
         elif language == "python":
             python_blocks.append(("\n".join(lines), where))
         elif language == "toml":
-            policy = tmp_path / "policy.toml"
-            policy.write_text("\n".join(lines) + "\n")
-            load_policy(str(policy))
+            document = tomllib.loads("\n".join(lines))  # every TOML block parses
+            if "project" not in document:  # and one that is not a pyproject.toml is a policy
+                policy = tmp_path / "policy.toml"
+                policy.write_text("\n".join(lines) + "\n")
+                load_policy(str(policy))
     for code, where in python_blocks:
         found_any = True
         done = subprocess.run(
