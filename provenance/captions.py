@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import urllib.parse
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 
 from .digests import name_digest_algorithm
 from .errors import InputListError, ProvenanceError
-from .files import WalkError, iter_files, read_document
+from .files import WalkError, iter_files, load_json, read_text
 
 #: caption_source values, strongest first
 SOURCES = ("html:figcaption", "html:alt", "html:title", "manifest", "metadata:caption",
@@ -193,13 +192,9 @@ class QuerySource(Protocol):
 def _document_text(location: str, what: str) -> str:
     """A page or manifest as text: a regular file (never a FIFO), UTF-8 (a byte-order mark is accepted)."""
     try:
-        raw = read_document(location)
+        return read_text(location)
     except ProvenanceError as exc:
         raise InputListError(f"{location}: cannot read the {what}: {exc}") from exc
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputListError(f"{location}: the {what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
 def _largest_candidate(srcset: str) -> str | None:
@@ -280,18 +275,16 @@ class Manifests:
     help = "A CSV or JSON list of queries with `path` and `caption` (extra columns are kept)."
 
     def rows(self, location: str) -> list[dict[str, Any]]:
-        text = _document_text(location, "manifest")
         if location.lower().endswith(".json"):
             try:
-                data = json.loads(text)
-            except RecursionError as exc:
-                raise InputListError(f"{location}: the JSON manifest is nested too deeply to read") from exc
-            except ValueError as exc:
-                raise InputListError(f"{location}: not valid JSON: {exc}") from exc
+                data = load_json(location)
+            except ProvenanceError as exc:
+                raise InputListError(f"{location}: cannot read the manifest: {exc}") from exc
             rows = data.get("queries", data.get("images")) if isinstance(data, dict) else data
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise InputListError(f"{location}: expected a JSON list of objects with 'path' and 'caption'")
             return rows
+        text = _document_text(location, "manifest")
         try:
             reader = csv.DictReader(io.StringIO(text, newline=""))
             if not reader.fieldnames or "path" not in reader.fieldnames:

@@ -26,24 +26,11 @@ def _popcount(x: np.uint64) -> np.int64:
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
+# fmt: off
 @njit(cache=True, nogil=True)
-def self_join(
-    hashes,
-    sorted_hashes,
-    keys,
-    orders,
-    offsets,
-    widths,
-    masks,
-    mask_counts,
-    radius,
-    max_distance,
-    block,
-    value,
-    out_i,
-    out_j,
-    out_d,
-):  # pragma: no cover - compiled; tested through MultiIndexHash.pairs
+def self_join(hashes, sorted_hashes, keys, orders, offsets, widths, masks, mask_counts, radius, max_distance,
+              block, value, out_i, out_j, out_d):  # pragma: no cover - compiled; tested through MultiIndexHash.pairs
+    # fmt: on
     """Pairs (i < j) within ``max_distance``, from bucket ``value`` of block ``block`` on.
 
     ``hashes`` (n, words) uint64; ``sorted_hashes`` (blocks, n) one-word hashes in each block's

@@ -8,11 +8,13 @@ entries sorted by name. Symlinks met while walking are skipped unless asked for
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from .defaults import DEFAULT_MAX_IN_MEMORY
 from .errors import UnreadableFile
@@ -215,3 +217,25 @@ def read_document(path: str, max_bytes: int = MAX_DOCUMENT) -> bytes:
         raise UnreadableFile(f"read error: {exc.strerror or exc}") from exc
     finally:
         os.close(fd)
+
+
+def read_text(path: str, max_bytes: int = MAX_DOCUMENT) -> str:
+    """A text document the user named, as UTF-8 (a byte-order mark is accepted): ``UnreadableFile``
+    naming the reason when it is not a regular file, too large, or not UTF-8."""
+    data = read_document(path, max_bytes)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def load_json(path: str, max_bytes: int = MAX_DOCUMENT) -> Any:
+    """A JSON document the user named (``read_text``): ``UnreadableFile`` for invalid or absurdly
+    nested JSON, as for any other reason it cannot be read."""
+    text = read_text(path, max_bytes)
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise UnreadableFile("JSON nested too deeply to read") from exc
+    except ValueError as exc:
+        raise UnreadableFile(f"not valid JSON: {exc}") from exc

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .dedup import DedupOptions
-from .errors import PolicyError
+from .errors import PolicyError, ProvenanceError
+from .files import read_text
 from .matching.options import MatchOptions
 from .rules import RULES, rule_names
 from .settings import disabled, from_table, setting, validate
@@ -103,15 +104,11 @@ def load_policy(path: str | None = None, *, fail_on: list[str] | None = None) ->
     policy = Policy()
     if path:
         try:
-            with open(path, "rb") as stream:
-                raw = stream.read()
-        except OSError as exc:
-            raise PolicyError(f"cannot read the policy {path}: {exc.strerror or exc}") from exc
+            text = read_text(path)  # a byte-order mark is accepted, as in CSV manifests
+        except ProvenanceError as exc:
+            raise PolicyError(f"cannot read the policy {path}: {exc}") from exc
         try:
-            text = raw.decode("utf-8-sig")  # a byte-order mark is accepted, as in CSV manifests
             document = tomllib.loads(text)
-        except UnicodeDecodeError as exc:
-            raise PolicyError(f"the policy {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError(f"the policy {path} is not valid TOML: {exc}") from exc
         except RecursionError as exc:

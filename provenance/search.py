@@ -270,23 +270,10 @@ class MultiIndexHash:
             out_i = np.empty(capacity, np.int64)
             out_j = np.empty(capacity, np.int64)
             out_d = np.empty(capacity, np.int32)
-            count, block, value = self_join(
-                self.hashes,
-                in_order,
-                self._keys,
-                orders,
-                offsets,
-                widths,
-                masks,
-                mask_counts,
-                radius,
-                max_distance,
-                block,
-                value,
-                out_i,
-                out_j,
-                out_d,
-            )
+            # fmt: off
+            count, block, value = self_join(self.hashes, in_order, self._keys, orders, offsets, widths, masks,
+                                            mask_counts, radius, max_distance, block, value, out_i, out_j, out_d)
+            # fmt: on
             found_i.append(out_i[:count])
             found_j.append(out_j[:count])
             found_d.append(out_d[:count])

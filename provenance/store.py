@@ -131,10 +131,11 @@ CREATE TABLE contents_v3 (
 );
 """
 
-_CONTENT_COLUMNS = (
-    "sha256", "md5", "sha1", "size", "kind", "format", "width", "height", "image_data_sha256",
-    "jpeg_quality", "make", "model", "software", "datetime_original", "complete", "record",
-)  # fmt: skip
+#: the record's own fields and the metadata fields kept in columns of ``contents``
+_RECORD_COLUMNS = ("sha256", "md5", "sha1", "size", "kind", "format", "width", "height", "image_data_sha256",
+                   "jpeg_quality")  # fmt: skip
+_METADATA_COLUMNS = ("make", "model", "software", "datetime_original")
+_CONTENT_COLUMNS = (*_RECORD_COLUMNS, *_METADATA_COLUMNS, "complete", "record")
 
 
 def _migrate_to_v3(db: sqlite3.Connection) -> None:
@@ -170,33 +171,10 @@ MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {1: _SCHEMA_
 _REQUIRED = {
     "meta": {"key", "value"},
     "roots": {"id", "path"},
-    "contents": {
-        "sha256",
-        "md5",
-        "sha1",
-        "size",
-        "kind",
-        "format",
-        "width",
-        "height",
-        "image_data_sha256",
-        "jpeg_quality",
-        "complete",
-        "record",
-    },
-    "files": {
-        "id",
-        "root_id",
-        "path",
-        "size",
-        "mtime_ns",
-        "mtime",
-        "sha256",
-        "name_digest",
-        "error_type",
-        "error_message",
-    },
-}
+    "contents": set(_CONTENT_COLUMNS),
+    "files": {"id", "root_id", "path", "size", "mtime_ns", "mtime", "sha256", "name_digest", "error_type",
+              "error_message"},
+}  # fmt: skip
 _REQUIRED_FROM = {"features": (2, {"sha256", "method", "data"}), "hashes": (3, {"sha256", "kind", "value"})}
 
 
@@ -497,22 +475,8 @@ class Store:
         metadata = record.get("metadata") or {}
         content = {k: v for k, v in record.items() if k not in FILE_FIELDS}
         values = {
-            **{
-                k: record.get(k)
-                for k in (
-                    "sha256",
-                    "md5",
-                    "sha1",
-                    "size",
-                    "kind",
-                    "format",
-                    "width",
-                    "height",
-                    "image_data_sha256",
-                    "jpeg_quality",
-                )
-            },
-            **{k: metadata.get(k) for k in ("make", "model", "software", "datetime_original")},
+            **{k: record.get(k) for k in _RECORD_COLUMNS},
+            **{k: metadata.get(k) for k in _METADATA_COLUMNS},
             "complete": complete,
             "record": json.dumps(content, separators=(",", ":")),
         }

@@ -11,8 +11,7 @@ Names are imported on first use: ``matching.options`` and ``matching.records`` d
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 _PUBLIC = {
     "iter_match": "batch", "match": "batch", "open_references": "batch", "query_inputs": "batch",
@@ -22,12 +21,7 @@ _PUBLIC = {
 }  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _PUBLIC)
 
 
 __all__ = list(_PUBLIC)

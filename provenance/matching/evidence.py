@@ -9,6 +9,7 @@ from .. import hashes as hash_kinds
 from ..captions import Query
 from ..fingerprint import Fingerprint
 from .geometry import Transform
+from .records import QUERY_FACTS
 
 #: the metadata fields compared between a query and its reference, in report order
 COMPARED_FIELDS = (
@@ -19,24 +20,8 @@ COMPARED_FIELDS = (
     "icc_profile",
 )  # fmt: skip
 
-#: what a report shows of a reference
-_REFERENCE_KEYS = (
-    "path",
-    "paths",
-    "size",
-    "format",
-    "width",
-    "height",
-    "md5",
-    "sha1",
-    "sha256",
-    "image_data_sha256",
-    "name_digest",
-    "hashes",
-    "jpeg_quality",
-    "metadata",
-    "thumbnail",
-)
+#: what a report shows of a reference: the facts it shows of a query, where the reference is, its thumbnail
+_REFERENCE_KEYS = ("path", "paths", *QUERY_FACTS, "thumbnail")
 
 
 def reference_summary(reference: Fingerprint, paths: list[str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -185,36 +185,23 @@ class Matcher:
             if found is None:
                 continue
             reference, paths = found
-            if ref_features is None:
-                if close_enough(candidate.distances, record, reference, self.options):
-                    matches[candidate.sha256] = self._near_claim(
-                        reference, paths, record, candidate.distances, candidate.variant, None
-                    )
-                    confirmed_any = True
-                else:
-                    result.rejected.append(
-                        {
-                            "reference": paths[0],
-                            "distances": candidate.distances,
-                            "reason": "the reference file cannot be re-read to confirm",
-                        }
-                    )
-                continue
-            outcome = confirm_candidate(image, features, mirrored, ref_features)
-            if outcome.confirmed:
+            outcome = None if ref_features is None else confirm_candidate(image, features, mirrored, ref_features)
+            reason: str | None
+            if outcome is None:  # the reference cannot be re-read: hashes alone, when very close
+                confirmed = close_enough(candidate.distances, record, reference, self.options)
+                reason = "the reference file cannot be re-read to confirm"
+            else:
+                confirmed, reason = outcome.confirmed, outcome.reason
+            if confirmed:
                 matches[candidate.sha256] = self._near_claim(
                     reference, paths, record, candidate.distances, candidate.variant, outcome
                 )
                 confirmed_any = True
             else:
-                result.rejected.append(
-                    {
-                        "reference": paths[0],
-                        "distances": candidate.distances,
-                        "variant": candidate.variant,
-                        "reason": outcome.reason,
-                    }
-                )
+                rejected: dict[str, Any] = {"reference": paths[0], "distances": candidate.distances}
+                if outcome is not None:
+                    rejected["variant"] = candidate.variant
+                result.rejected.append({**rejected, "reason": reason})
         if not confirmed_any and self.options.keypoint_search:
             search = self._keypoint_search()
             for sha256, votes in search.candidates(features, exclude=set(matches), mirrored=mirrored()):

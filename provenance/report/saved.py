@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..errors import ProvenanceError, ReportError
-from ..files import read_document
+from ..files import load_json
 from . import kind_of
 
 
@@ -14,17 +13,9 @@ def load_saved(path: str) -> tuple[str, dict[str, Any]]:
     """(kind, report) of a saved match, dedup or check report; ``ReportError`` naming the file and the
     reason when it is not one (unreadable, not JSON, nested too deep, not a provenance report)."""
     try:
-        text = read_document(path).decode("utf-8-sig")
+        report = load_json(path)
     except ProvenanceError as exc:
         raise ReportError(f"{path}: cannot read it: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ReportError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    try:
-        report = json.loads(text)
-    except RecursionError as exc:
-        raise ReportError(f"{path}: nested too deeply to be a report") from exc
-    except ValueError as exc:
-        raise ReportError(f"{path}: not JSON: {exc}") from exc
     try:
         kind = kind_of(report)
     except ReportError as exc:
