@@ -183,7 +183,7 @@ def main() -> None:
     index = Index(work / "references.db")
     index.add([str(refs_dir)], jobs=2)
     index_seconds = time.perf_counter() - t0
-    name_of_sha = {r["sha256"]: os.path.basename(r["path"]) for r in index.records()}
+    name_of_sha = {r.sha256: os.path.basename(r.path or "") for r in index.records()}
     matcher = Matcher(index, MatchOptions())
     baseline = Baseline(references)
     transforms = {k: v for k, v in TRANSFORMS.items() if not args.only or k in args.only}

@@ -127,6 +127,7 @@ def main() -> None:
 def breakdown(paths, repeat):
     """Where a fingerprint's time goes, part by part, on the same files."""
     from provenance import decode
+    from provenance.defaults import DEFAULT_MAX_PIXELS
     from provenance.digests import encoded_image_data_sha256, file_digests
     from provenance.hashes import compute_hashes, kinds
     from provenance.metadata import read_exif
@@ -146,7 +147,7 @@ def breakdown(paths, repeat):
             timed("image_data_sha256", lambda: encoded_image_data_sha256(data))
             timed("EXIF (exifread)", lambda: read_exif(data))
             try:
-                image = decode.open_image(data, path, decode.DEFAULT_MAX_PIXELS)
+                image = decode.open_image(data, path, DEFAULT_MAX_PIXELS)
                 images = timed("draft decode + orientation", lambda: decode.hashing_images(image))
             except Exception:
                 continue

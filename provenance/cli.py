@@ -599,6 +599,7 @@ def dedup_command(
     """
     from .dedup import DedupOptions, dedup
     from .files import iter_files
+    from .fingerprint import FingerprintOptions
     from .index import Index
     from .workers import fingerprint_many
 
@@ -614,8 +615,10 @@ def dedup_command(
         with _progress(_count_files(paths, quiet, **walk), quiet) as bar:
 
             def records() -> Iterator[Any]:
+                # dedup has no --max-pixels: its records say nothing of raising the limit
+                reading = FingerprintOptions(max_pixels_hint="")
                 for record in fingerprint_many(
-                    iter_files(paths, **walk), jobs=_jobs(jobs), timeout=timeout, debug=debug
+                    iter_files(paths, **walk), jobs=_jobs(jobs), options=reading, timeout=timeout, debug=debug
                 ):
                     bar.update(1)
                     yield record

@@ -7,6 +7,7 @@ raises and never loops forever (every step advances).
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Generator, Iterator
 from typing import NamedTuple
 
@@ -106,3 +107,49 @@ def iter_png_chunks(data: bytes) -> Iterator[Span]:
 
 #: PNG chunks that define the pixels (the critical chunks, transparency, APNG frames)
 PNG_IMAGE_CHUNKS = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"acTL", b"fcTL", b"fdAT"})
+
+
+#: PNG chunks holding text (metadata, never pixels)
+PNG_TEXT_CHUNKS = frozenset({b"tEXt", b"zTXt", b"iTXt"})
+
+
+def oversized_png_text(data: bytes, limit: int) -> list[Span]:
+    """The text chunks of a PNG whose text is longer than ``limit`` bytes once decompressed (decompressing
+    at most ``limit + 1`` bytes of each: a zTXt bomb is measured, never inflated)."""
+    found = []
+    for span in iter_png_chunks(data):
+        if span.kind not in PNG_TEXT_CHUNKS:
+            continue
+        body = data[span.start + 8 : max(span.start + 8, span.end - 4)]
+        if len(body) > limit:
+            found.append(span)
+            continue
+        compressed = None
+        if span.kind == b"zTXt":
+            keyword_end = body.find(b"\x00")
+            compressed = body[keyword_end + 2 :] if keyword_end >= 0 else b""
+        elif span.kind == b"iTXt":
+            keyword_end = body.find(b"\x00")
+            if keyword_end >= 0 and body[keyword_end + 1 : keyword_end + 2] == b"\x01":
+                rest = body[keyword_end + 3 :]
+                language_end = rest.find(b"\x00")
+                translated_end = rest.find(b"\x00", language_end + 1) if language_end >= 0 else -1
+                compressed = rest[translated_end + 1 :] if translated_end >= 0 else b""
+        if compressed:
+            try:
+                inflated = zlib.decompressobj().decompress(compressed, limit + 1)
+            except zlib.error:
+                continue  # damaged text: Pillow skips it itself
+            if len(inflated) > limit:
+                found.append(span)
+    return found
+
+
+def without_spans(data: bytes, spans: list[Span]) -> bytes:
+    """``data`` with the byte ranges of ``spans`` left out."""
+    out = bytearray()
+    position = 0
+    for span in sorted(spans, key=lambda s: s.start):
+        out += data[position : span.start]
+        position = span.end
+    return bytes(out + data[position:])

@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from .containers import PNG_SIGNATURE, oversized_png_text, without_spans
 from .errors import CorruptImage, ImageTooLarge, UnidentifiedImage
 
 #: the reduced image the hashes see has at least this many pixels on its shorter side
@@ -111,7 +112,7 @@ def check_size(size: tuple[int, int], max_pixels: int) -> None:
         raise ImageTooLarge(f"{width}x{height} is {width * height:,} pixels, {_ABOVE_LIMIT.format(max_pixels)}")
 
 
-_ABOVE_LIMIT = "above the limit of {:,} (decompression-bomb guard; raise it with --max-pixels)"
+_ABOVE_LIMIT = "above the limit of {:,} (decompression-bomb guard)"
 
 
 def _too_large(exc: Exception, max_pixels: int | None) -> ImageTooLarge:
@@ -121,9 +122,23 @@ def _too_large(exc: Exception, max_pixels: int | None) -> ImageTooLarge:
     return ImageTooLarge(f"{declared}, {_ABOVE_LIMIT.format(max_pixels or 0)}")
 
 
-def open_image(source: bytes | str, name: str | None, max_pixels: int) -> Image.Image:
-    """Open an image lazily (header only) from bytes or a path; raise on anything but a usable header."""
+def open_image(source: bytes | str, name: str | None, max_pixels: int, notes: list[str] | None = None) -> Image.Image:
+    """Open an image lazily (header only) from bytes or a path; raise on anything but a usable header.
+
+    A PNG text chunk too large for Pillow (a zTXt that inflates past its limit: hiding a copy from the
+    decoder is its only use) is left out so the pixels can be read; ``notes`` hears about it.
+    """
     register_formats()
+    if isinstance(source, (bytes, bytearray)) and source.startswith(PNG_SIGNATURE):
+        oversized = oversized_png_text(bytes(source), PngImagePlugin.MAX_TEXT_CHUNK)
+        if oversized:
+            source = without_spans(bytes(source), oversized)
+            if notes is not None:
+                kinds = ", ".join(sorted({s.kind.decode("latin-1") for s in oversized if isinstance(s.kind, bytes)}))
+                notes.append(
+                    f"{len(oversized)} PNG text chunk(s) ({kinds}) larger than "
+                    f"{PngImagePlugin.MAX_TEXT_CHUNK:,} bytes once inflated were left out; the pixels were read"
+                )
     fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
     try:
         im = Image.open(fp)

@@ -15,7 +15,7 @@ from . import hashes as hash_kinds
 from .decode import JPEG_FORMATS
 from .defaults import DEFAULT_MAX_IN_MEMORY, DEFAULT_MAX_PIXELS
 from .digests import encoded_image_data_sha256, file_digests, name_digest, pixel_data_sha256
-from .errors import ProvenanceError, UnidentifiedImage
+from .errors import ImageTooLarge, ProvenanceError, UnidentifiedImage
 from .files import FileData, read_file
 from .metadata import (
     Sources,
@@ -52,6 +52,8 @@ class FingerprintOptions:
     max_in_memory: int = DEFAULT_MAX_IN_MEMORY
     #: when False, a path that is a symlink is refused rather than read through
     follow_symlinks: bool = True
+    #: how an ImageTooLarge error says the limit can be changed (empty where nothing can change it)
+    max_pixels_hint: str = "raise it with --max-pixels"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,21 +175,24 @@ def _fill(
     record.name_digest = name_digest(name, digests)
 
     source: bytes | str = data if data is not None else name or ""  # streamed files are re-read by path
+    opened: list[str] = []
     try:
-        im = decode.open_image(source, name, options.max_pixels)
+        im = decode.open_image(source, name, options.max_pixels, notes=opened)
     except UnidentifiedImage as exc:
         head = data[:64] if data is not None else _head(name)
         if decode.looks_like_image(name, head):
             record.kind = "image"
-            record.set_error(exc.error_type, str(exc))
+            _failed(record, exc, options)
             _fill_metadata(record, None, source, options, None)  # raw and JPEG XL files still carry EXIF
         return
     except ProvenanceError as exc:
         record.kind = "image"
-        record.set_error(exc.error_type, str(exc))
+        _failed(record, exc, options)
         _fill_metadata(record, None, source, options, None)
         return
 
+    for message in opened:
+        record.note("decode", message)
     with im:
         record.kind = "image"
         record.format = im.format
@@ -201,7 +206,7 @@ def _fill(
         try:
             decode.check_size(im.size, options.max_pixels)
         except ProvenanceError as exc:
-            record.set_error(exc.error_type, str(exc))
+            _failed(record, exc, options)
             _fill_metadata(record, im, source, options, None)
             return
         if im.format in JPEG_FORMATS:
@@ -211,7 +216,7 @@ def _fill(
         try:
             _fill_pixels(record, im, data, options)
         except ProvenanceError as exc:
-            record.set_error(exc.error_type, str(exc))
+            _failed(record, exc, options)
         # the EXIF thumbnail is compared by pHash on purpose: its distance is a documented field
         _fill_metadata(record, im, source, options, record.hashes.get("phash"))
 
@@ -290,6 +295,14 @@ def _fill_metadata(
             "thumbnail",
             lambda: thumbnail_record(bytes(thumb), record.orientation, main_phash, displayed, options.max_pixels),
         )
+
+
+def _failed(record: Fingerprint, exc: ProvenanceError, options: FingerprintOptions) -> None:
+    """Record ``exc`` as the record's error; an image over the pixel limit says how to raise it, where one can."""
+    message = str(exc)
+    if isinstance(exc, ImageTooLarge) and options.max_pixels_hint:
+        message = f"{message}; {options.max_pixels_hint}"
+    record.set_error(exc.error_type, message)
 
 
 def _quietly(record: Fingerprint, stage: str, compute: Callable[[], T]) -> T | None:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 #: fingerprint options that change what is stored, fixed when the index is created
 BUILD_OPTIONS = ("details", "max_pixels", "exact_hashes")
 
+_FIXED_LIMIT = "the index's limit, fixed when it was created (provenance index --max-pixels)"
+
 _HEX = re.compile(r"[0-9a-f]+")
 
 
@@ -117,7 +119,9 @@ class Index:
                     + "; its records would not be comparable (use a new index for other options)"
                 )
             return requested
-        return FingerprintOptions(**{k: v for k, v in built.items() if k in BUILD_OPTIONS})
+        return FingerprintOptions(
+            **{k: v for k, v in built.items() if k in BUILD_OPTIONS}, max_pixels_hint=_FIXED_LIMIT
+        )
 
     def commit(self) -> None:
         """Commit the store's open transaction (counted, so cached search structures are rebuilt)."""

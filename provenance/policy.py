@@ -51,17 +51,23 @@ class Policy:
         default_factory=list,
     )
     duplicate_relations: list[str] = setting(
+        off=lambda relations: not relations,
         help="Which relations to a reference count as duplicate-of-reference.",
         choices=RELATIONS,
         default_factory=lambda: list(RELATIONS),
     )
     min_confidence: float = setting(
-        0.0, minimum=0.0, maximum=1.0, help="A near-duplicate of a reference counts only at this confidence or above."
+        0.0,
+        minimum=0.0,
+        maximum=1.0,
+        off=lambda confidence: confidence >= 1.0,  # no near-duplicate is scored 1
+        help="A near-duplicate of a reference counts only at this confidence or above.",
     )
     thumbnail_phash_distance: int = setting(
         16,
         minimum=0,
         maximum=64,
+        off=lambda distance: distance >= 64,  # only a thumbnail with every bit inverted would reach it
         help="thumbnail-mismatch when the EXIF thumbnail's pHash is this far from the image's or farther.",
     )
     #: the matcher's settings ([match], as provenance match)

@@ -29,7 +29,8 @@ def setting(
     off: Any = dataclasses.MISSING,
     default_factory: Callable[[], Any] | None = None,
 ) -> Any:
-    """A dataclass field with its documentation and bounds (``off``: the value that disables a detection)."""
+    """A dataclass field with its documentation and bounds. ``off`` says when the setting switches a
+    detection off: the value that does, or a predicate of the value."""
     metadata = {"help": help, "min": minimum, "max": maximum, "choices": choices}
     if off is not dataclasses.MISSING:
         metadata["off"] = off
@@ -93,12 +94,13 @@ def _number(value: float | None) -> str:
 
 def validate(obj: T, where: str = "") -> T:
     """Check every setting of ``obj`` (a settings dataclass) and of the settings dataclasses it holds."""
-    for name in _fields(type(obj)):
-        value = getattr(obj, name)
+    settings = _fields(type(obj))
+    for field in dataclasses.fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, field.name)
         if dataclasses.is_dataclass(value):
-            validate(value, where)
-        else:
-            check_value(type(obj), name, value, where)
+            validate(value, f"{where} [{field.name}]" if where else f"[{field.name}]")
+        elif field.name in settings:
+            check_value(type(obj), field.name, value, where)
     return obj
 
 
@@ -133,13 +135,17 @@ def from_table(
 def disabled(obj: Any, prefix: str = "") -> list[str]:
     """The settings of ``obj`` (and those it holds) set to the value that switches a detection off."""
     found = []
-    for name, field in _fields(type(obj)).items():
-        value = getattr(obj, name)
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
         if dataclasses.is_dataclass(value):
-            found.extend(disabled(value, f"{prefix}{name}."))
-        elif "off" in field.metadata and value == field.metadata["off"]:
-            found.append(f"{prefix}{name} = {_toml(value)}: {field.metadata['help']}")
+            found.extend(disabled(value, f"{prefix}[{field.name}] "))
+        elif "off" in field.metadata and _is_off(field.metadata["off"], value):
+            found.append(f"{prefix}{field.name} = {_toml(value)}: {field.metadata['help']}")
     return found
+
+
+def _is_off(off: Any, value: Any) -> bool:
+    return bool(off(value)) if callable(off) else bool(value == off)
 
 
 def _toml(value: Any) -> str:

@@ -37,8 +37,19 @@ def match_task(config: dict[str, Any]) -> Handler:
     return query_handler(config)
 
 
+def thumbnail_task(config: dict[str, Any]) -> Handler:
+    """Make the report thumbnail of the picture at ``payload["path"]`` (``report.thumbs``)."""
+    from .report.thumbs import thumbnail_task as task
+
+    return task(config)
+
+
 #: task name → its handler factory (given the task's settings once, at start)
-TASKS: dict[str, Callable[[dict[str, Any]], Handler]] = {"fingerprint": fingerprint_task, "match": match_task}
+TASKS: dict[str, Callable[[dict[str, Any]], Handler]] = {
+    "fingerprint": fingerprint_task,
+    "match": match_task,
+    "thumbnail": thumbnail_task,
+}
 
 
 def main() -> None:

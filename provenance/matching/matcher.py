@@ -46,8 +46,11 @@ class Matcher:
         self.options = options or MatchOptions()
         self.references = ReferenceFeatures(self.options.max_pixels)
         # queries hashed as the references were (exact hashes, details), so the records could join the index
+        same_limit = self.options.max_pixels == index.options.max_pixels
         self.fingerprint_options: FingerprintOptions = dataclasses.replace(
-            index.options, max_pixels=self.options.max_pixels
+            index.options,
+            max_pixels=self.options.max_pixels,
+            max_pixels_hint=index.options.max_pixels_hint if same_limit else "",
         )
         self._keypoints: KeypointSearch | None = None
 

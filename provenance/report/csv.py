@@ -6,6 +6,7 @@ import csv
 from typing import IO, Any
 
 from . import ProgressCallback, RecordFormat, ReportFormat
+from .text import printable
 
 
 def columns() -> list[str]:
@@ -51,12 +52,16 @@ def flatten(record: dict[str, Any], names: list[str] | None = None) -> dict[str,
 
 
 def _cell(value: Any) -> Any:
+    """A CSV cell: untrusted text with control characters shown as escapes (a file viewed in a terminal
+    obeys none of them) and never starting as a formula."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str):
+        value = printable(value)
+        if value.startswith(_FORMULA_START):
+            return "'" + value
     return value
 
 

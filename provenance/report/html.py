@@ -67,6 +67,14 @@ def write_match(
     from ..matching.records import VERDICTS
 
     thumbnails = thumbnails or Thumbnails()
+    thumbnails.prefetch(
+        path
+        for result in report["results"]
+        for path in (
+            None if result["query"].get("problem") else result["query"].get("path"),
+            result["matches"][0]["reference"].get("path") if result["matches"] else None,
+        )
+    )
     violations = report.get("violations")
     by_path: dict[str, list[dict[str, Any]]] = {}
     for finding in report.get("findings") or []:
@@ -249,6 +257,7 @@ def write_dedup(
 ) -> None:
     """A dedup result (``DedupResult.to_dict()``) as one HTML page: a row of thumbnails per cluster."""
     thumbnails = thumbnails or Thumbnails(side=200)
+    thumbnails.prefetch(m["path"] for cluster in result["clusters"] for m in cluster["members"])
 
     def cards() -> Any:
         for cluster in result["clusters"]:
@@ -273,13 +282,19 @@ def write_dedup(
 def _match_page(
     report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
 ) -> None:
-    write_match(report, stream, thumbnails=Thumbnails(side=THUMBNAIL_SIDE, base=base), progress=progress)
+    from ..workers import default_jobs
+
+    with Thumbnails(side=THUMBNAIL_SIDE, base=base, jobs=default_jobs()) as thumbnails:
+        write_match(report, stream, thumbnails=thumbnails, progress=progress)
 
 
 def _dedup_page(
     report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
 ) -> None:
-    write_dedup(report, stream, thumbnails=Thumbnails(side=200, base=base), progress=progress)
+    from ..workers import default_jobs
+
+    with Thumbnails(side=200, base=base, jobs=default_jobs()) as thumbnails:
+        write_dedup(report, stream, thumbnails=thumbnails, progress=progress)
 
 
 FORMAT = ReportFormat(

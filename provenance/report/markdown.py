@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from typing import IO, Any
 
 from . import ProgressCallback, ReportFormat
+from .text import printable
+
+#: what GitHub-flavoured Markdown turns into a link by itself (extended autolinks): a scheme's ``://``,
+#: ``www.``, an address's ``@``; a backslash before the ``:``, ``.`` or ``@`` keeps it text
+_AUTOLINK = re.compile(r"(?i)\b(?:(https?|ftp|mailto)(:)|(www)(\.))|(@)")
 
 
 def _cell(value: Any) -> str:
-    """Table-cell text: untrusted names stay literal (pipes, backticks, brackets and newlines escaped)."""
+    """Untrusted text made literal Markdown: pipes, backticks, brackets and emphasis escaped, whitespace
+    on one line, control characters shown as escapes, and nothing that would become a link."""
     text = "" if value is None else str(value)
     for char in ("\\", "|", "`", "*", "_", "[", "]", "<", ">"):
         text = text.replace(char, "\\" + char)
-    return " ".join(text.split())
+    text = printable(" ".join(text.split()))
+    return _AUTOLINK.sub(lambda m: "".join(f"\\{g}" if g in (":", ".", "@") else g for g in m.groups() if g), text)
 
 
 def write_dedup(
