@@ -753,11 +753,15 @@ def report_command(saved: str, fmt: str | None, outputs: tuple[str, ...], quiet:
         provenance report results.json -f html -o report.html
         provenance report results.json -o report.md -o report.csv
     """
+    from .errors import ReportError
     from .report.saved import load_saved
 
     targets = _report_targets(outputs, fmt)
     kind, report = load_saved(saved)
-    _write_reports(kind, report, targets, quiet, base=os.path.dirname(os.path.abspath(saved)))
+    try:
+        _write_reports(kind, report, targets, quiet, base=os.path.dirname(os.path.abspath(saved)))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # valid, yet not renderable
+        raise ReportError(f"{saved}: cannot be rendered ({type(exc).__name__}: {exc})") from exc
 
 
 @main.command("check")
@@ -851,7 +855,7 @@ def check_command(
     for warning in policy.disabled_detections():
         click.echo(f"provenance: warning: the policy switches a detection off: {printable(warning)}", err=True)
     if not update_index and not os.path.isfile(against):
-        raise click.UsageError(f"the index {against} does not exist (give --update-index to start one)")
+        raise click.UsageError(f"the index {printable(against)} does not exist (give --update-index to start one)")
     gathered = _gather(paths, _listings(sources), follow_symlinks, include_hidden)
     with Index(against, create=update_index, writable=update_index) as index:
         with _progress(None, quiet) as bar:

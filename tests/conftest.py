@@ -56,3 +56,47 @@ def fixture_oracle() -> dict:
 
 def ids(paths):
     return [p.name for p in paths]
+
+
+def _has_traceback(text: str) -> bool:
+    return "Traceback (most recent call last)" in (text or "")
+
+
+@pytest.fixture(autouse=True)
+def no_traceback_for_user_errors(monkeypatch):
+    """A guard over every command-line run of the suite through click's runner: an error is one line
+    on stderr, never a traceback (unless the test asked for one with --debug)."""
+    from click.testing import CliRunner
+
+    real = CliRunner.invoke
+
+    def invoke(self, cli, args=None, *rest, **options):
+        result = real(self, cli, args, *rest, **options)
+        if "--debug" not in [str(a) for a in args or []]:
+            for text in (result.stdout, getattr(result, "stderr", "")):
+                assert not _has_traceback(text), f"provenance {args} printed a traceback:\n{text}"
+            if result.exception is not None and not isinstance(result.exception, SystemExit):
+                raise AssertionError(f"provenance {args} raised {result.exception!r}") from result.exception
+        return result
+
+    monkeypatch.setattr(CliRunner, "invoke", invoke)
+
+
+def run_cli(*args, cwd=None, env=None, input=None, timeout=600, user=None):
+    """``python -m provenance ARGS`` in a real process; fails the test on a traceback (without --debug)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "provenance", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        user=user,
+    )
+    if "--debug" not in map(str, args):
+        assert not _has_traceback(done.stderr), f"provenance {args} printed a traceback:\n{done.stderr}"
+    return done

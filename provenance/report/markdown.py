@@ -8,9 +8,14 @@ from typing import IO, Any
 from . import ProgressCallback, ReportFormat
 from .text import printable
 
-#: what GitHub-flavoured Markdown turns into a link by itself (extended autolinks): a scheme's ``://``,
-#: ``www.``, an address's ``@``; a backslash before the ``:``, ``.`` or ``@`` keeps it text
-_AUTOLINK = re.compile(r"(?i)\b(?:(https?|ftp|mailto)(:)|(www)(\.))|(@)")
+#: what GitHub-flavoured Markdown turns into a link by itself (extended autolinks): a scheme's ``://`` and
+#: ``www.`` (a backslash before the ``:`` or ``.`` keeps them text), an address's ``@`` (cmark-gfm finds
+#: addresses after unescaping, so a word joiner, U+2060, follows the ``@`` instead)
+_AUTOLINK = re.compile(r"(?i)\b(?:(https?|ftp|mailto)(:)|(www)(\.))|(@)(?=\w)")
+
+
+def _unlinked(match: re.Match[str]) -> str:
+    return "".join({":": "\\:", ".": "\\.", "@": "@\u2060"}.get(g, g) for g in match.groups() if g)
 
 
 def _cell(value: Any) -> str:
@@ -20,7 +25,7 @@ def _cell(value: Any) -> str:
     for char in ("\\", "|", "`", "*", "_", "[", "]", "<", ">"):
         text = text.replace(char, "\\" + char)
     text = printable(" ".join(text.split()))
-    return _AUTOLINK.sub(lambda m: "".join(f"\\{g}" if g in (":", ".", "@") else g for g in m.groups() if g), text)
+    return _AUTOLINK.sub(_unlinked, text)
 
 
 def write_dedup(
