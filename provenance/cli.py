@@ -186,7 +186,7 @@ def report_options(kind: str, rows: str) -> Decorator:
             "--output",
             "outputs",
             multiple=True,
-            type=click.Path(dir_okay=False, allow_dash=True),
+            type=click.Path(allow_dash=True),  # checked by output.check_output: one line, before any work
             help="Write the report to FILE instead of stdout; repeat for several formats "
             "(-o report.html -o report.json: the format comes from the extension).",
         ),
@@ -288,7 +288,7 @@ def _record_format_option(command: Callable[..., Any]) -> Callable[..., Any]:
     "-o",
     "--output",
     default="-",
-    type=click.Path(dir_okay=False, allow_dash=True),
+    type=click.Path(allow_dash=True),  # checked by output.check_output: one line, before any work
     help="Write records to FILE instead of stdout (written whole when the run ends).",
 )
 @_record_format_option
@@ -791,7 +791,7 @@ def report_command(saved: str, fmt: str | None, outputs: tuple[str, ...], quiet:
 @click.option(
     "--junit",
     "junit",
-    type=click.Path(dir_okay=False, allow_dash=True),
+    type=click.Path(allow_dash=True),  # checked by output.check_output: one line, before any work
     default=None,
     help="Also write JUnit XML: one test case per file, a failure per violation.",
 )

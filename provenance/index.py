@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 #: fingerprint options that change what is stored, fixed when the index is created
 BUILD_OPTIONS = ("details", "max_pixels", "exact_hashes")
 
-_FIXED_LIMIT = "the index's limit, fixed when it was created (provenance index --max-pixels)"
+_FIXED_LIMIT = "the limit the index was built with"
 
 _HEX = re.compile(r"[0-9a-f]+")
 
