@@ -139,7 +139,7 @@ db_option = click.option(
     "db",
     required=True,
     envvar="PROVENANCE_DB",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     help="The index file (SQLite) [env: PROVENANCE_DB].",
 )
 
@@ -203,7 +203,7 @@ def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
             f"listing_{s.name}",
             multiple=True,
             metavar=s.metavar,
-            type=click.Path(exists=True, dir_okay=False, path_type=str),
+            type=click.Path(exists=True, path_type=str),
             help=s.help,
         )
         for s in QUERY_SOURCES.values()
@@ -564,7 +564,7 @@ def _dedup_settings(command: Callable[..., Any]) -> Callable[..., Any]:
     "db",
     default=None,
     envvar="PROVENANCE_DB",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     help="Deduplicate an index instead of folders [env: PROVENANCE_DB].",
 )
 @report_options("dedup", "one row per file")
@@ -738,7 +738,7 @@ def match_command(
 
 
 @main.command("report")
-@click.argument("saved", type=click.Path(exists=True, dir_okay=False, path_type=str))
+@click.argument("saved", type=click.Path(exists=True, path_type=str))
 @report_options("KIND", "one row per query or file")
 @quiet_option
 @debug_option
@@ -770,13 +770,13 @@ def report_command(saved: str, fmt: str | None, outputs: tuple[str, ...], quiet:
     "--against",
     required=True,
     envvar="PROVENANCE_DB",
-    type=click.Path(dir_okay=False, path_type=str),
+    type=click.Path(path_type=str),
     help="The reference index [env: PROVENANCE_DB]; created empty if missing with --update-index.",
 )
 @click.option(
     "--policy",
     "policy_path",
-    type=click.Path(dir_okay=False, path_type=str),
+    type=click.Path(path_type=str),
     default=None,
     help="A TOML policy: fail_on, ignore, thresholds, [match], [dedup] (docs/ci.md) "
     "[default: provenance.toml if present].",

@@ -326,6 +326,8 @@ class Store:
 
     def _check_writable(self) -> None:
         folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise IndexCorrupt(f"{self.path}: the folder {folder} does not exist")
         if os.path.exists(self.path) and not os.access(self.path, os.W_OK):
             raise IndexCorrupt(f"{self.path}: the index file is read-only (this command writes to it)")
         if not os.access(folder, os.W_OK | os.X_OK):
