@@ -23,8 +23,12 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from .containers import PNG_SIGNATURE, oversized_png_text, without_spans
 from .errors import CorruptImage, ImageTooLarge, UnidentifiedImage
 
-#: the reduced image the hashes see has at least this many pixels on its shorter side
+#: the reduced image the costly hashes (wHash, colour hash, PDQ) see has at least this many pixels a side
 HASH_MIN_SIDE = 256
+#: a large JPEG is decoded for pHash, dHash and aHash at reduced size keeping at least this many pixels a
+#: side (DCT scaling; docs/limits.md measures what it costs in bits); a JPEG under twice this on its
+#: shorter side is decoded in full anyway
+COMPAT_MIN_SIDE = 256
 
 JPEG_FORMATS = frozenset({"JPEG", "MPO"})
 
@@ -174,8 +178,11 @@ class HashingImages:
 
     #: reduced image (shorter side >= HASH_MIN_SIDE where the source allows), native mode
     reduced: Image.Image
-    #: the full-resolution image when it was decoded anyway (formats without DCT scaling) or asked for
-    full: Image.Image | None
+    #: what the hashes exchanged in lists (pHash, dHash, aHash) see: the full decode, or for a large JPEG
+    #: its decode at reduced scale (shorter side >= COMPAT_MIN_SIDE)
+    compat: Image.Image
+    #: whether ``compat`` is the full-resolution decode (then those hashes are imagehash's, bit for bit)
+    full: bool
 
 
 def decode_upright(im: Image.Image, side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
@@ -197,10 +204,9 @@ def decode_upright(im: Image.Image, side: int | None = None) -> tuple[Image.Imag
 
 
 def hashing_images(im: Image.Image, *, exact: bool = False) -> HashingImages:
-    """Decode the first frame (JPEG at reduced size unless ``exact``) and apply the EXIF orientation."""
-    scaled = not exact and im.format in JPEG_FORMATS
-    oriented, _ = decode_upright(im, None if exact else HASH_MIN_SIDE)
-    return HashingImages(reduced=reduce_for_hashing(oriented), full=None if scaled else oriented)
+    """Decode the first frame (a large JPEG at reduced size unless ``exact``) and apply the EXIF orientation."""
+    oriented, full_size = decode_upright(im, None if exact else COMPAT_MIN_SIDE)
+    return HashingImages(reduced=reduce_for_hashing(oriented), compat=oriented, full=oriented.size == full_size)
 
 
 # Averaging is meaningless for palette indices and bilevel pixels.

@@ -35,6 +35,9 @@ SCHEMA = "provenance/fingerprint-1"
 
 _MAX_WARNINGS = 20
 
+#: flat pictures up to this many pixels are decoded again in full for pHash, dHash and aHash
+_FULL_DECODE_FLAT = 4_000_000
+
 T = TypeVar("T")
 
 
@@ -84,6 +87,9 @@ class Fingerprint:
     name_digest: dict | None = None
     image_data_sha256: str | None = None
     hashes: dict[str, Any] = field(default_factory=dict)
+    #: how pHash, dHash and aHash were made: "full" (from the full-resolution decode: imagehash's values,
+    #: bit for bit) or "reduced" (a large JPEG decoded at reduced scale); None without hashes
+    hash_input: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     exif: dict[str, Any] | None = None
     thumbnail: dict[str, Any] | None = None
@@ -232,12 +238,23 @@ def _fill_pixels(record: Fingerprint, im: Image.Image, data: bytes | None, optio
         record.note("hashes", f"{kind}: {type(exc).__name__}: {exc}")
 
     # Which pixels each kind sees (docs/limits.md): kinds of resolution "full" (pHash, dHash and aHash,
-    # the ones exchanged in lists) see the full image whenever it was decoded; the others the reduced one.
-    full = images.full or images.reduced
-    found: dict[str, Any] = {}
-    for pixels in (full, images.reduced) if full is not images.reduced else (full,):
-        kinds = [k for k in hash_kinds.kinds() if (full if k.resolution == "full" else images.reduced) is pixels]
-        found.update(hash_kinds.compute_hashes(pixels, kinds_to_compute=kinds, on_error=failed))
+    # the ones exchanged in lists) see the full decode, or a large JPEG's decode at reduced scale; the
+    # costly ones a box-reduced copy.
+    found = _hashes_of(images.compat, images.reduced, failed)
+    record.hash_input = "full" if images.full else "reduced"
+    if (
+        not images.full
+        and hash_kinds.low_information(found)
+        and (record.width or 0) * (record.height or 0) <= _FULL_DECODE_FLAT
+    ):
+        # a flat or smooth picture's bits sit on its median, where reduced decoding moves them (measured
+        # in docs/limits.md): decoded again in full from the bytes already read, where that costs little;
+        # a larger flat picture keeps its reduced values (hashes of flat pictures never claim a match)
+        source: bytes | str = data if data is not None else record.path or ""
+        with decode.open_image(source, record.path, options.max_pixels) as again:
+            upright, _ = decode.decode_upright(again)
+            found.update(_hashes_of(upright, None, failed))
+        record.hash_input = "full"
     record.hashes = {name: found[name] for name in hash_kinds.record_fields() if name in found}
 
     if im.format in JPEG_FORMATS or im.format == "PNG":
@@ -247,6 +264,17 @@ def _fill_pixels(record: Fingerprint, im: Image.Image, data: bytes | None, optio
             record.note("image_data", "not computed: the file is above the in-memory limit")
     else:
         record.image_data_sha256 = pixel_data_sha256(decode.iter_frames(im, options.max_pixels))
+
+
+def _hashes_of(
+    compat: Image.Image, reduced: Image.Image | None, failed: Callable[[str, Exception], None]
+) -> dict[str, Any]:
+    """The kinds of resolution "full" on ``compat``, the others on ``reduced`` (None: those are not computed)."""
+    found: dict[str, Any] = {}
+    for pixels in (compat,) if reduced is None or reduced is compat else (compat, reduced):
+        kinds = [k for k in hash_kinds.kinds() if (compat if k.resolution == "full" else reduced) is pixels]
+        found.update(hash_kinds.compute_hashes(pixels, kinds_to_compute=kinds, on_error=failed))
+    return found
 
 
 def _fill_metadata(
