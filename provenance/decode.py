@@ -60,7 +60,10 @@ _registered = False
 
 
 def register_formats() -> None:
-    """Teach Pillow HEIC/HEIF (pillow-heif); AVIF is Pillow's own. Safe to call repeatedly."""
+    """Teach Pillow HEIC/HEIF (pillow-heif); AVIF is Pillow's own. Safe to call repeatedly.
+
+    ``open_image`` calls it only for an ISO media file (``ftyp`` box): importing the plugin costs a
+    worker a tenth of a second, and no other file needs it."""
     global _registered
     if _registered:
         return
@@ -71,6 +74,17 @@ def register_formats() -> None:
     except ImportError:  # pragma: no cover - pillow-heif is a core dependency
         pass
     _registered = True
+
+
+def file_head(source: bytes | str, size: int) -> bytes:
+    """The first ``size`` bytes of a file given as bytes or a path (empty when it cannot be read)."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source[:size])
+    try:
+        with open(source, "rb") as fh:
+            return fh.read(size)
+    except OSError:
+        return b""  # Image.open says why
 
 
 def looks_like_image(name: str | None, data: bytes) -> bool:
@@ -132,7 +146,8 @@ def open_image(source: bytes | str, name: str | None, max_pixels: int, notes: li
     A PNG text chunk too large for Pillow (a zTXt that inflates past its limit: hiding a copy from the
     decoder is its only use) is left out so the pixels can be read; ``notes`` hears about it.
     """
-    register_formats()
+    if file_head(source, 12)[4:8] == b"ftyp":
+        register_formats()
     if isinstance(source, (bytes, bytearray)) and source.startswith(PNG_SIGNATURE):
         oversized = oversized_png_text(bytes(source), PngImagePlugin.MAX_TEXT_CHUNK)
         if oversized:

@@ -27,17 +27,13 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from . import hashes as hash_kinds
-from . import runinfo
-from .fingerprint import Fingerprint
-from .hashes import MIN_PDQ_QUALITY
-from .hashes import low_information as is_low_information
-from .search import BruteForceIndex, MultiIndexHash, hex_to_words
+from .defaults import MIN_PDQ_QUALITY
 from .settings import setting
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from .fingerprint import Fingerprint
     from .index import Index
 
 SCHEMA = "provenance/dedup-1"
@@ -195,6 +191,9 @@ def _collector_paused() -> Iterator[None]:
 def _dedup(
     records: Iterable[dict[str, Any] | Fingerprint], options: DedupOptions | None, index: Index | None
 ) -> DedupResult:
+    from . import hashes as hash_kinds
+    from . import runinfo
+
     options = options or DedupOptions()
     started = runinfo.now()
     files: list[dict[str, Any]] = []
@@ -231,7 +230,7 @@ def _dedup(
         hashes = record.get("hashes") or {}
         if record.get("kind") != "image" or not hashes.get("phash") or record.get("error"):
             continue
-        if is_low_information(hashes, options.min_pdq_quality):
+        if hash_kinds.low_information(hashes, options.min_pdq_quality):
             low_information.extend(files[n]["path"] for sha in by_picture[key] for n in by_content[sha])
             continue
         eligible.append(p)
@@ -321,6 +320,11 @@ def _near_groups(hashes: list[dict[str, Any]], options: DedupOptions) -> list[li
     """Complete-link clusters (indices into ``hashes``) of two or more pictures."""
     if len(hashes) < 2:
         return []
+    import numpy as np
+
+    from .compiled import complete_link  # Numba: compiled on first use, not when dedup is imported
+    from .search import BruteForceIndex, MultiIndexHash, hex_to_words
+
     words = hex_to_words([h["phash"] for h in hashes], 64)
     searcher = (
         BruteForceIndex(words)
@@ -332,9 +336,6 @@ def _near_groups(hashes: list[dict[str, Any]], options: DedupOptions) -> list[li
     i, j, score = i[linked], j[linked], score[linked]
     order = np.lexsort((j, i, score))  # closest links first; ties in a fixed order
     i, j = i[order], j[order]
-
-    from .compiled import complete_link  # Numba: compiled on first use, not when dedup is imported
-
     label = complete_link(len(hashes), np.asarray(i, np.int64), np.asarray(j, np.int64))
     groups: dict[int, list[int]] = defaultdict(list)
     for item in np.flatnonzero(label != np.arange(len(hashes))).tolist():
@@ -352,6 +353,10 @@ def _linked(
 ) -> tuple[np.ndarray, np.ndarray]:
     """For candidate pairs (i, j) at pHash distance ``phash``: whether a second hash agrees, and a
     score (smaller is closer) to order the links. Vectorised: look-alike sets give millions of candidates."""
+    import numpy as np
+
+    from .search import hex_to_words
+
     has_pdq = np.array([bool(h.get("pdq")) for h in hashes])
     has_dhash = np.array([bool(h.get("dhash")) for h in hashes])
     pdq = hex_to_words([h.get("pdq") or "0" * 64 for h in hashes], 256)
@@ -415,6 +420,8 @@ def _originality(record: dict[str, Any]) -> tuple:
 def _cluster(records: list[dict[str, Any]], compared: list[str]) -> Cluster:
     """The cluster of these files: the likely original first, each copy's relation and its distances in
     the ``compared`` kinds."""
+    from . import hashes as hash_kinds
+
     ordered = sorted(records, key=_originality)
     original = ordered[0]
     members = [Member(original["path"], "original", "original", original)]

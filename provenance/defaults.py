@@ -11,3 +11,6 @@ DEFAULT_TIMEOUT = 120.0
 #: files larger than this are not held in memory: their digests are streamed and the
 #: image decoder reads the file again on its own (see docs/limits.md)
 DEFAULT_MAX_IN_MEMORY = 512 * 1024 * 1024
+
+#: PDQ's own quality score below which a hash says little about the picture (Meta's guidance)
+MIN_PDQ_QUALITY = 50

@@ -6,8 +6,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import PurePath
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from .containers import (
     PNG_IMAGE_CHUNKS,
@@ -16,6 +15,9 @@ from .containers import (
     iter_jpeg_segments,
     iter_png_chunks,
 )
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 ALGORITHMS = ("md5", "sha1", "sha256")
 

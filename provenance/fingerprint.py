@@ -1,44 +1,20 @@
-"""The ``Fingerprint`` record and the one function that fills it from one read of one file."""
+"""The ``Fingerprint`` record, its options, and the functions that make one from one read of one file
+(``extraction.py`` fills it)."""
 
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any
 
-from PIL import Image
-
-from . import decode
-from . import hashes as hash_kinds
-from .decode import JPEG_FORMATS
 from .defaults import DEFAULT_MAX_IN_MEMORY, DEFAULT_MAX_PIXELS
-from .digests import encoded_image_data_sha256, file_digests, name_digest, pixel_data_sha256
-from .errors import ImageTooLarge, ProvenanceError, UnidentifiedImage
+from .errors import ProvenanceError
 from .files import FileData, read_file
-from .metadata import (
-    Sources,
-    canonical_fields,
-    exif_to_json,
-    icc_description,
-    png_text,
-    read_exif,
-    read_iptc,
-)
-from .quality import estimate_quality
-from .thumbnail import thumbnail_record
-from .xmp import XmpPacket, scan_xmp, xmp_packet_bytes
 
 #: the value of every record's ``schema`` field; bumped when a field changes meaning
 SCHEMA = "provenance/fingerprint-1"
 
 _MAX_WARNINGS = 20
-
-#: flat pictures up to this many pixels are decoded again in full for pHash, dHash and aHash
-_FULL_DECODE_FLAT = 4_000_000
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -138,7 +114,9 @@ def fingerprint(
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         record = Fingerprint(path=name, size=len(data))
-        _guarded(record, data, None, name, options)
+        from .extraction import fill
+
+        fill(record, data, None, name, options)
         return record
     path = os.fspath(source)
     try:
@@ -154,199 +132,8 @@ def fingerprint_file(file: FileData, options: FingerprintOptions | None = None) 
     """Fingerprint a file already read (``files.read_file``): callers that need the bytes again (the
     matcher decodes a query's pixels from them) read the file once."""
     options = options or FingerprintOptions()
+    from .extraction import fill  # the decoder and the hash libraries: loaded with the first file
+
     record = Fingerprint(path=file.path, size=file.size, mtime=file.mtime)
-    _guarded(record, file.data, file.streamed_digests, file.path, options)
+    fill(record, file.data, file.streamed_digests, file.path, options)
     return record
-
-
-def _guarded(
-    record: Fingerprint, data: bytes | None, streamed: dict | None, name: str | None, options: FingerprintOptions
-) -> None:
-    try:
-        with decode.pixel_limit(options.max_pixels), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            _fill(record, data, streamed, name, options)
-        for warning in caught:
-            record.note("decode", str(warning.message), warning.category.__name__)
-    except Exception as exc:  # noqa: BLE001 - a bug of ours must not lose the record either
-        record.set_error("InternalError", f"{type(exc).__name__}: {exc}")
-
-
-def _fill(
-    record: Fingerprint, data: bytes | None, streamed: dict | None, name: str | None, options: FingerprintOptions
-) -> None:
-    digests = file_digests(data) if data is not None else streamed
-    assert digests is not None  # a file too large to hold came with its streamed digests
-    record.md5, record.sha1, record.sha256 = digests["md5"], digests["sha1"], digests["sha256"]
-    record.name_digest = name_digest(name, digests)
-
-    source: bytes | str = data if data is not None else name or ""  # streamed files are re-read by path
-    opened: list[str] = []
-    try:
-        im = decode.open_image(source, name, options.max_pixels, notes=opened)
-    except UnidentifiedImage as exc:
-        head = data[:64] if data is not None else _head(name)
-        if decode.looks_like_image(name, head):
-            record.kind = "image"
-            _failed(record, exc, options)
-            _fill_metadata(record, None, source, options, None)  # raw and JPEG XL files still carry EXIF
-        return
-    except ProvenanceError as exc:
-        record.kind = "image"
-        _failed(record, exc, options)
-        _fill_metadata(record, None, source, options, None)
-        return
-
-    for message in opened:
-        record.note("decode", message)
-    with im:
-        record.kind = "image"
-        record.format = im.format
-        record.width, record.height = im.size
-        record.mode = im.mode
-        try:
-            record.frames = decode.frame_count(im)
-        except ProvenanceError as exc:
-            record.note("decode", str(exc))
-        record.orientation = decode.orientation(im)
-        try:
-            decode.check_size(im.size, options.max_pixels)
-        except ProvenanceError as exc:
-            _failed(record, exc, options)
-            _fill_metadata(record, im, source, options, None)
-            return
-        if im.format in JPEG_FORMATS:
-            record.jpeg_quality = _quietly(
-                record, "jpeg_quality", lambda: estimate_quality(getattr(im, "quantization", None))
-            )
-        try:
-            _fill_pixels(record, im, data, options)
-        except ProvenanceError as exc:
-            _failed(record, exc, options)
-        # the EXIF thumbnail is compared by pHash on purpose: its distance is a documented field
-        _fill_metadata(record, im, source, options, record.hashes.get("phash"))
-
-
-def _fill_pixels(record: Fingerprint, im: Image.Image, data: bytes | None, options: FingerprintOptions) -> None:
-    """The perceptual hashes (first frame), then ``image_data_sha256``; raises on undecodable pixels.
-
-    Hashes come first so that a multi-frame file damaged after its first frame keeps them.
-    """
-    images = decode.hashing_images(im, exact=options.exact_hashes)
-
-    def failed(kind: str, exc: Exception) -> None:
-        record.note("hashes", f"{kind}: {type(exc).__name__}: {exc}")
-
-    # Which pixels each kind sees (docs/limits.md): kinds of resolution "full" (pHash, dHash and aHash,
-    # the ones exchanged in lists) see the full decode, or a large JPEG's decode at reduced scale; the
-    # costly ones a box-reduced copy.
-    found = _hashes_of(images.compat, images.reduced, failed)
-    record.hash_input = "full" if images.full else "reduced"
-    if (
-        not images.full
-        and hash_kinds.low_information(found)
-        and (record.width or 0) * (record.height or 0) <= _FULL_DECODE_FLAT
-    ):
-        # a flat or smooth picture's bits sit on its median, where reduced decoding moves them (measured
-        # in docs/limits.md): decoded again in full from the bytes already read, where that costs little;
-        # a larger flat picture keeps its reduced values (hashes of flat pictures never claim a match)
-        source: bytes | str = data if data is not None else record.path or ""
-        with decode.open_image(source, record.path, options.max_pixels) as again:
-            upright, _ = decode.decode_upright(again)
-            found.update(_hashes_of(upright, None, failed))
-        record.hash_input = "full"
-    record.hashes = {name: found[name] for name in hash_kinds.record_fields() if name in found}
-
-    if im.format in JPEG_FORMATS or im.format == "PNG":
-        if data is not None:
-            record.image_data_sha256 = encoded_image_data_sha256(data)
-        else:
-            record.note("image_data", "not computed: the file is above the in-memory limit")
-    else:
-        record.image_data_sha256 = pixel_data_sha256(decode.iter_frames(im, options.max_pixels))
-
-
-def _hashes_of(
-    compat: Image.Image, reduced: Image.Image | None, failed: Callable[[str, Exception], None]
-) -> dict[str, Any]:
-    """The kinds of resolution "full" on ``compat``, the others on ``reduced`` (None: those are not computed)."""
-    found: dict[str, Any] = {}
-    for pixels in (compat,) if reduced is None or reduced is compat else (compat, reduced):
-        kinds = [k for k in hash_kinds.kinds() if (compat if k.resolution == "full" else reduced) is pixels]
-        found.update(hash_kinds.compute_hashes(pixels, kinds_to_compute=kinds, on_error=failed))
-    return found
-
-
-def _fill_metadata(
-    record: Fingerprint,
-    im: Image.Image | None,
-    source: bytes | str,
-    options: FingerprintOptions,
-    main_phash: str | None,
-) -> None:
-    """Canonical metadata, the EXIF details and the thumbnail; ``im`` is None when no decoder opened the file."""
-    notes: list[tuple[str, str]] = []
-    fallbacks = [] if im is None else [lambda: im.info.get("exif"), lambda: im.getexif().tobytes()]
-    tags, messages = read_exif(source, fallbacks, details=options.details)
-    if tags:  # without EXIF, exifread only says so ("File format not recognized.")
-        notes.extend(("exif", m) for m in messages)
-    iptc: dict[str, Any] = {}
-    text: dict[str, Any] = {}
-    xmp, icc, comment = None, None, None
-    if im is not None:
-        if "EXIF UserComment" not in tags:
-            comment = _quietly(record, "exif", lambda: im.getexif().get_ifd(0x8769).get(0x9286))
-        iptc = _quietly(record, "iptc", lambda: read_iptc(im)) or {}
-        packet = xmp_packet_bytes(im) or (scan_xmp(source) if isinstance(source, bytes) else None)
-        xmp = _quietly(record, "xmp", lambda: XmpPacket.parse(packet)) if packet else None
-        text = _quietly(record, "png_text", lambda: png_text(im)) or {}
-        icc = im.info.get("icc_profile")
-    record.metadata = canonical_fields(Sources(tags, iptc, xmp, text, comment), notes)
-    if icc:
-        description = _quietly(record, "icc_profile", lambda: icc_description(icc))
-        if description:
-            record.metadata["icc_profile"] = description
-    if options.details:
-        record.exif = exif_to_json(tags)
-    for stage, message in notes:
-        record.note(stage, message)
-
-    thumb = tags.get("JPEGThumbnail")
-    if isinstance(thumb, (bytes, bytearray)) and thumb:
-        displayed = None
-        if record.width and record.height:
-            displayed = (record.width, record.height)
-            if record.orientation in (5, 6, 7, 8) and not (im is not None and "original_orientation" in im.info):
-                displayed = (record.height, record.width)
-        record.thumbnail = _quietly(
-            record,
-            "thumbnail",
-            lambda: thumbnail_record(bytes(thumb), record.orientation, main_phash, displayed, options.max_pixels),
-        )
-
-
-def _failed(record: Fingerprint, exc: ProvenanceError, options: FingerprintOptions) -> None:
-    """Record ``exc`` as the record's error; an image over the pixel limit says how to raise it, where one can."""
-    message = str(exc)
-    if isinstance(exc, ImageTooLarge) and options.max_pixels_hint:
-        message = f"{message}; {options.max_pixels_hint}"
-    record.set_error(exc.error_type, message)
-
-
-def _quietly(record: Fingerprint, stage: str, compute: Callable[[], T]) -> T | None:
-    """Run one optional step; a failure becomes a warning on the record, never a lost record."""
-    try:
-        return compute()
-    except Exception as exc:  # noqa: BLE001
-        record.note(stage, f"{type(exc).__name__}: {exc}")
-        return None
-
-
-def _head(path: str | None) -> bytes:
-    if not path:
-        return b""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(64)
-    except OSError:
-        return b""

@@ -21,18 +21,18 @@ hash as an ``int`` of ``bits`` bits. Worker processes load plugins the same way.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from PIL import Image, ImageOps
-
-from .decode import to_rgb
+from .defaults import MIN_PDQ_QUALITY
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image
 
     from .search import HammingIndex
 
@@ -42,16 +42,28 @@ ENTRY_POINT_GROUP = "provenance.hash_kinds"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
+def _transposed(method: str) -> Callable[[Image.Image], Image.Image]:
+    """``image.transpose(Image.Transpose[method])`` (Pillow is imported when a picture is transformed)."""
+
+    def transform(image: Image.Image) -> Image.Image:
+        from PIL import Image
+
+        return image.transpose(Image.Transpose[method])
+
+    return transform
+
+
 #: the eight rotations and flips of a picture, named as reports name the variant a copy was closest on
+#: (rotations are clockwise: Pillow's ROTATE_270 turns a picture a quarter clockwise)
 DIHEDRAL: tuple[tuple[str, Callable[[Image.Image], Image.Image]], ...] = (
     ("as is", lambda im: im),
-    ("mirrored", ImageOps.mirror),
-    ("rotated 90°", lambda im: im.transpose(Image.Transpose.ROTATE_270)),
-    ("rotated 180°", lambda im: im.transpose(Image.Transpose.ROTATE_180)),
-    ("rotated 270°", lambda im: im.transpose(Image.Transpose.ROTATE_90)),
-    ("flipped vertically", ImageOps.flip),
-    ("transposed", lambda im: im.transpose(Image.Transpose.TRANSPOSE)),
-    ("transversed", lambda im: im.transpose(Image.Transpose.TRANSVERSE)),
+    ("mirrored", _transposed("FLIP_LEFT_RIGHT")),
+    ("rotated 90°", _transposed("ROTATE_270")),
+    ("rotated 180°", _transposed("ROTATE_180")),
+    ("rotated 270°", _transposed("ROTATE_90")),
+    ("flipped vertically", _transposed("FLIP_TOP_BOTTOM")),
+    ("transposed", _transposed("TRANSPOSE")),
+    ("transversed", _transposed("TRANSVERSE")),
 )
 VARIANT_NAMES = tuple(name for name, _ in DIHEDRAL)
 
@@ -129,7 +141,7 @@ def multi_index(words: np.ndarray, radius: int) -> HammingIndex:
 
 
 #: an image → the hash as an int, or (int, extra record fields) for kinds that report more
-ComputeFunction = Callable[[Image.Image], "int | tuple[int, Mapping[str, Any]]"]
+ComputeFunction = Callable[["Image.Image"], "int | tuple[int, Mapping[str, Any]]"]
 
 
 @dataclass(frozen=True)
@@ -253,6 +265,8 @@ def _value(out: int | tuple[int, Mapping[str, Any]]) -> int:
 
 def example_images() -> list[Image.Image]:
     """Three small generated pictures with structure in both directions (examples and tests)."""
+    from PIL import Image
+
     gradient = Image.linear_gradient("L").resize((96, 64)).convert("RGB")
     stripes = Image.new("RGB", (80, 80), (240, 240, 240))
     for x in range(0, 80, 20):
@@ -267,8 +281,21 @@ def example_images() -> list[Image.Image]:
 # -- the built-in kinds ----------------------------------------------------------------------------
 
 
-def _imagehash_int(function: Callable[[Image.Image], Any]) -> Callable[[Image.Image], int]:
-    return lambda image: Hash.from_imagehash(function(image)).value
+def _imagehash(name: str) -> Callable[[Image.Image], int]:
+    """imagehash's function ``name`` as a compute function (imagehash is imported on first use)."""
+
+    def compute(image: Image.Image) -> int:
+        import imagehash
+
+        return Hash.from_imagehash(getattr(imagehash, name)(image)).value
+
+    return compute
+
+
+def _phash(image: Image.Image) -> int:
+    from . import imagehash_fast
+
+    return int(imagehash_fast.phash(image), 16)
 
 
 def _phash_dihedral(image: Image.Image) -> list[int]:
@@ -276,10 +303,10 @@ def _phash_dihedral(image: Image.Image) -> list[int]:
     coefficient along that axis, and transposing it transposes the coefficients. Measured: the
     same bits as eight imagehash computations, or within 2 (the 32x32 resize is not mirror-exact)."""
     import numpy as np
-    import scipy.fftpack
 
-    pixels = np.asarray(image.convert("L").resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
-    low = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:8, :8]
+    from .imagehash_fast import phash_coefficients
+
+    low = phash_coefficients(image)
     signs = np.where(np.arange(8) % 2, -1.0, 1.0)
     flip_cols, flip_rows = low * signs[None, :], low * signs[:, None]
     both = low * signs[:, None] * signs[None, :]
@@ -301,10 +328,8 @@ def _colorhash(image: Image.Image) -> int:
     return int(imagehash_fast.colorhash(image), 16)
 
 
-try:  # optional extra: pip install 'provenance[pdq]'
-    import pdqhash
-except ImportError:  # pragma: no cover - exercised where the extra is absent
-    pdqhash = None
+#: the optional extra: pip install 'provenance[pdq]' (imported on first use: it loads numpy)
+_HAVE_PDQ = importlib.util.find_spec("pdqhash") is not None
 
 
 def _pdq_array(image: Image.Image) -> Any:
@@ -314,6 +339,8 @@ def _pdq_array(image: Image.Image) -> Any:
 
 
 def _pdq(image: Image.Image) -> tuple[int, dict[str, Any]]:
+    import pdqhash
+
     vector, quality = pdqhash.compute(_pdq_array(image))
     return _bits_to_int(vector), {"pdq_quality": int(quality)}
 
@@ -335,19 +362,19 @@ _PDQ_ORDER = (
 def _pdq_dihedral(image: Image.Image) -> list[int]:
     """PDQ's own dihedral computation (one DCT): each variant within about 20 bits of computing it on
     the transformed image, and over 90 bits from every other variant (measured on the corpus)."""
+    import pdqhash
+
     vectors, _ = pdqhash.compute_dihedral(_pdq_array(image))
     by_name = dict(zip(_PDQ_ORDER, (_bits_to_int(v) for v in vectors)))
     return [by_name[name] for name in VARIANT_NAMES]
 
 
 def _builtin_kinds() -> list[HashKind]:
-    import imagehash
-
     return [
         HashKind(
             "phash",
             64,
-            _imagehash_int(imagehash.phash),
+            _phash,
             pixels="luma",
             resolution="full",
             near_radius=10,
@@ -361,7 +388,7 @@ def _builtin_kinds() -> list[HashKind]:
         HashKind(
             "dhash",
             64,
-            _imagehash_int(imagehash.dhash),
+            _imagehash("dhash"),
             pixels="luma",
             resolution="full",
             near_radius=10,
@@ -374,7 +401,7 @@ def _builtin_kinds() -> list[HashKind]:
         HashKind(
             "ahash",
             64,
-            _imagehash_int(imagehash.average_hash),
+            _imagehash("average_hash"),
             pixels="luma",
             resolution="full",
             near_radius=10,
@@ -414,9 +441,9 @@ def _builtin_kinds() -> list[HashKind]:
             extra_fields=("pdq_quality",),
             index=multi_index,
             dihedral=_pdq_dihedral,
-            available=pdqhash is not None,
+            available=_HAVE_PDQ,
             description="Meta's PDQ hash"
-            if pdqhash is not None
+            if _HAVE_PDQ
             else "not installed: records have no pdq fields (pip install 'provenance[pdq]')",
         ),
     ]
@@ -543,10 +570,6 @@ def normalised(found: Mapping[str, int]) -> float:
     return min(fractions) if fractions else 1.0
 
 
-#: PDQ's own quality score below which a hash says little about the picture (Meta's guidance)
-MIN_PDQ_QUALITY = 50
-
-
 def low_information(hashes: Mapping[str, Any], min_pdq_quality: int = MIN_PDQ_QUALITY) -> bool:
     """Whether a record's hashes describe a flat or near-uniform image, which hashes alone cannot tell apart.
 
@@ -562,6 +585,8 @@ def low_information(hashes: Mapping[str, Any], min_pdq_quality: int = MIN_PDQ_QU
 
 def prepare(image: Image.Image, pixels: str) -> Image.Image:
     """``image`` in the form a kind with ``pixels`` receives."""
+    from .decode import to_rgb
+
     if pixels == "luma":
         return _luma(image)
     if pixels == "rgb":
@@ -576,6 +601,8 @@ def compute_hashes(
     on_error: Callable[[str, Exception], None] | None = None,
 ) -> dict[str, Any]:
     """Compute the given kinds (every available one by default) on ``image``; a kind that fails is left out."""
+    from .decode import to_rgb
+
     results: dict[str, Any] = {}
     prepared: dict[str, Image.Image] = {}  # one conversion per pixel form, shared by the kinds
     for kind in kinds() if kinds_to_compute is None else kinds_to_compute:
@@ -595,6 +622,8 @@ def compute_hashes(
 
 
 def _luma(image: Image.Image) -> Image.Image:
+    from .decode import to_rgb
+
     try:
         return image.convert("L")
     except ValueError:  # modes Pillow cannot convert to L directly (CIELAB)

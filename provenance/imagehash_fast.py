@@ -1,19 +1,57 @@
-"""imagehash's wavelet hash and colour hash, bit for bit, without their costliest steps.
+"""imagehash's perceptual, wavelet and colour hashes, bit for bit, without their costliest steps.
 
-imagehash computes ``whash`` with three full wavelet transforms of a 256x256 image and
-``colorhash`` with sorting histograms; together they cost more than every other hash of a
-fingerprint. The values here are the same strings imagehash gives for the same image
-(tests/test_hashes.py checks them against imagehash itself); where that cannot be
-guaranteed cheaply (a tie at the median), imagehash computes the value.
+imagehash computes ``whash`` with three full wavelet transforms of a 256x256 image, ``colorhash``
+with sorting histograms, and ``phash`` with SciPy's DCT (importing SciPy costs a worker process a
+tenth of a second). The values here are the same strings imagehash gives for the same image
+(tests/test_hashes.py checks them against imagehash itself); where that cannot be guaranteed
+cheaply (a value at the median), imagehash itself computes the value.
 """
 
 from __future__ import annotations
 
-import imagehash
+from functools import cache
+
 import numpy as np
 from PIL import Image
 
 _HASH_SIZE = 8
+_PHASH_SIDE = 32
+#: a DCT coefficient this close to the median may compare differently with another DCT algorithm's
+#: rounding (a matrix product's error is about 1e-9 here): such images are left to imagehash
+_PHASH_MARGIN = 1e-6
+
+
+@cache
+def _dct_matrix(n: int) -> np.ndarray:
+    """SciPy's unnormalised DCT-II as a matrix: ``dct(x) == M @ x``."""
+    k, i = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    return 2.0 * np.cos(np.pi * k * (2 * i + 1) / (2 * n))
+
+
+def phash_coefficients(image: Image.Image) -> np.ndarray:
+    """The 8x8 lowest frequencies of the two-axis DCT of ``image`` at 32x32 grey, as imagehash's pHash keeps them."""
+    pixels = np.asarray(image.convert("L").resize((_PHASH_SIDE, _PHASH_SIDE), Image.Resampling.LANCZOS), dtype=float)
+    m = _dct_matrix(_PHASH_SIDE)[:_HASH_SIZE]
+    return m @ pixels @ m.T
+
+
+def phash_bits(image: Image.Image) -> np.ndarray | None:
+    """imagehash's pHash bits (8x8, row by row) of ``image``, or None when a coefficient sits at the median."""
+    low = phash_coefficients(image)
+    median = np.median(low)
+    if np.abs(low - median).min() < _PHASH_MARGIN:
+        return None
+    return low > median
+
+
+def phash(image: Image.Image) -> str:
+    """``str(imagehash.phash(image))``."""
+    bits = phash_bits(image)
+    if bits is None:
+        import imagehash
+
+        return str(imagehash.phash(image))
+    return _hex(bits)
 
 
 def whash(image: Image.Image) -> str:
@@ -30,8 +68,10 @@ def whash(image: Image.Image) -> str:
     middle = ordered.size // 2
     if ordered[middle - 1] == ordered[middle]:
         # a block equals the median: imagehash's bit there depends on its floating-point rounding
+        import imagehash
+
         return str(imagehash.whash(image))
-    return str(imagehash.ImageHash(sums > (ordered[middle - 1] + ordered[middle]) / 2))
+    return _hex(sums > (ordered[middle - 1] + ordered[middle]) / 2)
 
 
 _HUE_EDGES = np.linspace(0, 255, 6 + 1)
@@ -61,4 +101,11 @@ def colorhash(image: Image.Image, binbits: int = 3) -> str:
     ]
     values += [min(top - 1, int(n * top / coloured)) for n in [*faint_counts, *bright_counts]]
     bits = [v // 2 ** (binbits - i - 1) % 2 ** (binbits - i) > 0 for v in values for i in range(binbits)]
-    return str(imagehash.ImageHash(np.asarray(bits).reshape((-1, binbits))))
+    return _hex(np.asarray(bits))
+
+
+def _hex(bits: np.ndarray) -> str:
+    """imagehash's hex form of a boolean array (row by row, padded to whole hex digits)."""
+    flat = bits.ravel()
+    value = int("".join("1" if b else "0" for b in flat), 2)
+    return f"{value:0{-(-flat.size // 4)}x}"

@@ -119,7 +119,11 @@ def _hex_or_error(function, image):
 
 
 def _same_as_imagehash(image):
-    for ours, theirs in [(imagehash_fast.whash, imagehash.whash), (imagehash_fast.colorhash, imagehash.colorhash)]:
+    for ours, theirs in [
+        (imagehash_fast.phash, imagehash.phash),
+        (imagehash_fast.whash, imagehash.whash),
+        (imagehash_fast.colorhash, imagehash.colorhash),
+    ]:
         assert _hex_or_error(ours, image) == _hex_or_error(theirs, image), (ours.__name__, image.mode, image.size)
 
 
@@ -134,7 +138,7 @@ def _halves(size, dark_blocks):
 
 
 @pytest.mark.parametrize("path", IMAGE_FIXTURES, ids=ids(IMAGE_FIXTURES))
-def test_fast_whash_and_colorhash_are_imagehash_bit_for_bit_on_fixtures(path):
+def test_fast_phash_whash_and_colorhash_are_imagehash_bit_for_bit_on_fixtures(path):
     with Image.open(path) as image:
         image = ImageOps.exif_transpose(image)
         _same_as_imagehash(image)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from .. import hashes as hash_kinds
 from ..defaults import DEFAULT_MAX_PIXELS
 from ..settings import setting
 
 
 def _candidate_radii() -> dict[str, int]:
+    from .. import hashes as hash_kinds
+
     return {k.name: int(k.candidate_radius or 0) for k in hash_kinds.kinds() if k.candidates}
 
 

@@ -63,11 +63,18 @@ _REPORT_FORMATS: dict[str, ReportFormat] = {}
 _RECORD_FORMATS: dict[str, RecordFormat] = {}
 
 
+#: the package's modules that are not formats: not imported when looking for formats (thumbnails
+#: load Pillow and the decoder, which ``--help`` and a JSON report never need)
+_NOT_FORMATS = frozenset({"junit", "saved", "text", "thumbs"})
+
+
 def _discover() -> None:
     if _REPORT_FORMATS:
         return
     reports, records = [], []
     for module_info in pkgutil.iter_modules(__path__):
+        if module_info.name in _NOT_FORMATS:
+            continue
         module = importlib.import_module(f"{__name__}.{module_info.name}")
         if isinstance(getattr(module, "FORMAT", None), ReportFormat):
             reports.append(module.FORMAT)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
-from importlib import resources
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from . import ReportFormat
-from .thumbs import THUMBNAIL_SIDE, Thumbnails
+
+if TYPE_CHECKING:  # thumbnails load Pillow and the decoder: only when a page is written
+    from .thumbs import Thumbnails
 
 ProgressCallback = Callable[[], None]
 
@@ -23,6 +24,8 @@ PAGE_SIZE = 50
 
 
 def _asset(name: str) -> str:
+    from importlib import resources
+
     return resources.files(__package__).joinpath("templates").joinpath(name).read_text(encoding="utf-8")
 
 
@@ -65,6 +68,7 @@ def write_match(
 ) -> None:
     """A match report (``MatchReport.to_dict()``) or a check report as one HTML page."""
     from ..matching.records import VERDICTS
+    from .thumbs import Thumbnails
 
     thumbnails = thumbnails or Thumbnails()
     thumbnails.prefetch(
@@ -256,6 +260,8 @@ def write_dedup(
     progress: ProgressCallback | None = None,
 ) -> None:
     """A dedup result (``DedupResult.to_dict()``) as one HTML page: a row of thumbnails per cluster."""
+    from .thumbs import Thumbnails
+
     thumbnails = thumbnails or Thumbnails(side=200)
     thumbnails.prefetch(m["path"] for cluster in result["clusters"] for m in cluster["members"])
 
@@ -283,6 +289,7 @@ def _match_page(
     report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
 ) -> None:
     from ..workers import default_jobs
+    from .thumbs import THUMBNAIL_SIDE, Thumbnails
 
     with Thumbnails(side=THUMBNAIL_SIDE, base=base, jobs=default_jobs()) as thumbnails:
         write_match(report, stream, thumbnails=thumbnails, progress=progress)
@@ -292,6 +299,7 @@ def _dedup_page(
     report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
 ) -> None:
     from ..workers import default_jobs
+    from .thumbs import Thumbnails
 
     with Thumbnails(side=200, base=base, jobs=default_jobs()) as thumbnails:
         write_dedup(report, stream, thumbnails=thumbnails, progress=progress)
