@@ -1,18 +1,22 @@
-"""Fingerprinting speed against a floor and a naive loop, on the same files in one run.
+"""Fingerprinting speed per size class, against a floor and against the plain way, in one run.
 
-    python benchmarks/bench_fingerprint.py [--repeat 5] [--corpus ../shared/corpus] [--memory 10000]
+    python benchmarks/bench_fingerprint.py [--repeat 3] [--corpus ../shared/corpus] [--breakdown] [--memory 10000]
 
-(a) floor:  read + MD5/SHA-1/SHA-256 + reduced-size (draft) JPEG decode to >= 256 px
-(b) naive:  the loop a user writes today: hashlib.md5, imagehash.phash(Image.open(f)), exifread.process_file
-(c) provenance in one process (jobs=0), computing every field
-(d) provenance with 1 and 2 worker processes (what the CLI runs)
+Per-file work is what ``provenance fingerprint`` costs per file once started: the difference
+between running the command on a folder of n files and on a folder of the same files three times
+(copies under other names), divided by 2n, so the command's start-up and its workers' spawn are set
+apart. It is compared, in the same run, with
 
-Times are medians of --repeat runs, printed as ratios to the floor measured in the same run,
-because machines are noisy and ratios travel better than seconds. File sets: every camera
-JPEG of exif-samples/jpg, its photos of 4 MP and more, and of 10 MP and more. Then: the
-cost of each part of a fingerprint on the large photos; how --jobs scales (on the camera
-JPEGs four times over, so worker start-up is amortised as in a real run); and with --memory N,
-the memory of a run over N generated files, sampled at 10% and at the end.
+    floor:  read + MD5/SHA-1/SHA-256 + draft decode to >= 256 px (the least any fingerprint must do)
+    plain:  md5 + one imagehash.phash(Image.open(f)) + exifread: the loop a user writes today
+    same work the plain way: the three digests, imagehash's pHash, dHash, aHash, wHash and colour
+            hash, pdqhash and exifread, each the obvious way (what a fingerprint computes)
+
+Sets: the corpus's camera JPEGs of 8 MP and more; its photos under 2 MP (exif-samples, ukbench,
+packaged photos; the camera test files whose pictures were shrunk below 0.1 MP counted apart); and
+the case a newsroom meets most, republished copies: the corpus's photos of 2 MP and more resized to
+960x640 and saved at quality 82 in a temporary folder. Times are medians of --repeat runs; ratios
+travel between machines better than seconds. ``--jobs 2`` is measured on the camera set.
 """
 
 from __future__ import annotations
@@ -22,25 +26,28 @@ import hashlib
 import io
 import logging
 import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import exifread
 import imagehash
-from PIL import Image
-
-from provenance import FingerprintOptions, fingerprint_many
+from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
+PHOTO_FOLDERS = ("exif-samples", "ukbench-subset", "packaged-photos")
 
-# the naive loop's exifread warnings about damaged MakerNotes would bury the figures
+# the plain loops' exifread warnings about damaged MakerNotes would bury the figures
 logging.getLogger("exifread").setLevel(logging.ERROR)
 
 
-def floor(paths):
+def floor(paths: list[str]) -> None:
     for path in paths:
         data = Path(path).read_bytes()
         for name in ("md5", "sha1", "sha256"):
@@ -53,7 +60,7 @@ def floor(paths):
             pass
 
 
-def naive(paths):
+def plain(paths: list[str]) -> None:
     for path in paths:
         try:
             with open(path, "rb") as fh:
@@ -65,67 +72,133 @@ def naive(paths):
             pass
 
 
-def provenance(jobs, exact=False):
-    options = FingerprintOptions(exact_hashes=exact)
+def same_work_plain(paths: list[str]) -> None:
+    import numpy as np
+    import pdqhash
 
-    def run(paths):
-        for _ in fingerprint_many(paths, jobs=jobs, options=options):
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+            for name in ("md5", "sha1", "sha256"):
+                hashlib.new(name, data).hexdigest()
+            image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+            for function in (imagehash.phash, imagehash.dhash, imagehash.average_hash, imagehash.whash):
+                function(image)
+            imagehash.colorhash(image)
+            pdqhash.compute(np.asarray(image.convert("RGB")))
+            exifread.process_file(io.BytesIO(data))
+        except Exception:
             pass
 
-    return run
 
-
-def median_time(function, paths, repeat):
+def median_time(function: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        function(paths)
+        function()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
 
+def command_time(folder: Path, jobs: int) -> float:
+    """Seconds of one ``provenance fingerprint FOLDER`` run (records to /dev/null)."""
+    command = [sys.executable, "-m", "provenance.cli", "fingerprint", str(folder), "--jobs", str(jobs)]
+    started = time.perf_counter()
+    subprocess.run([*command, "--quiet", "-o", os.devnull], check=False, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def per_file_work(paths: list[str], scratch: Path, jobs: int, repeat: int) -> float:
+    """Seconds per file of the command, start-up and worker spawn set apart (3n files minus n files)."""
+    once, thrice = scratch / f"once-{id(paths)}", scratch / f"thrice-{id(paths)}"
+    if not once.exists():
+        for folder, copies in ((once, 1), (thrice, 3)):
+            folder.mkdir()
+            for copy in range(copies):
+                for index, path in enumerate(paths):
+                    shutil.copyfile(path, folder / f"{copy}-{index:04d}{Path(path).suffix}")
+    one = median_time(lambda: command_time(once, jobs), repeat)
+    three = median_time(lambda: command_time(thrice, jobs), repeat)
+    return (three - one) / (2 * len(paths))
+
+
+def photos(corpus: Path, low: float, high: float) -> list[str]:
+    """The corpus's JPEG photos of ``low`` to ``high`` megapixels."""
+    found = []
+    for name in PHOTO_FOLDERS:
+        for path in sorted((corpus / name).rglob("*")):
+            if path.suffix.lower() in (".jpg", ".jpeg") and low <= _megapixels(path) < high:
+                found.append(str(path))
+    return found
+
+
+def republished(sources: list[str], folder: Path) -> list[str]:
+    """960x640 (or 640x960) quality-82 copies of ``sources``, as newspapers republish them."""
+    paths = []
+    for index, source in enumerate(sources):
+        try:
+            with Image.open(source) as image:
+                upright = ImageOps.exif_transpose(image).convert("RGB")
+        except Exception:
+            continue
+        size = (960, 640) if upright.width >= upright.height else (640, 960)
+        path = folder / f"republished-{index:03d}.jpg"
+        ImageOps.fit(upright, size).save(path, quality=82)
+        paths.append(str(path))
+    return paths
+
+
+def compare(title: str, paths: list[str], folder: Path, repeat: int, jobs: tuple[int, ...] = (1,)) -> None:
+    megapixels = statistics.median(_megapixels(Path(p)) for p in paths)
+    print(f"\n{title}: {len(paths)} files, median {megapixels:.2f} MP, medians of {repeat} runs")
+    base = median_time(lambda: floor(paths), repeat) / len(paths)
+    naive = median_time(lambda: plain(paths), repeat) / len(paths)
+    same = median_time(lambda: same_work_plain(paths), repeat) / len(paths)
+    print(f"  {'floor (read, 3 digests, draft decode)':<46} {base * 1000:7.2f} ms/file")
+    print(f"  {'plain: md5 + imagehash.phash + exifread':<46} {naive * 1000:7.2f} ms/file  {naive / base:5.2f}x floor")
+    print(f"  {'the same work the plain way':<46} {same * 1000:7.2f} ms/file  {same / base:5.2f}x floor")
+    work = {}
+    for n in jobs:
+        work[n] = per_file_work(paths, folder, n, repeat)
+        print(
+            f"  {f'provenance fingerprint --jobs {n}, per file':<46} {work[n] * 1000:7.2f} ms/file  "
+            f"{work[n] / base:5.2f}x floor  {naive / work[n]:5.2f}x faster than plain  "
+            f"{same / work[n]:5.2f}x faster than the same work plain"
+        )
+    if 1 in work and 2 in work:
+        print(f"  --jobs 2 / --jobs 1 throughput: {work[1] / work[2]:4.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--breakdown", action="store_true", help="also print where a fingerprint's time goes")
     parser.add_argument("--memory", type=int, default=0, help="also measure memory over this many generated files")
     args = parser.parse_args()
-    folder = args.corpus / "exif-samples" / "jpg"
-    if not folder.is_dir():
+    if not (args.corpus / "exif-samples").is_dir():
         sys.exit(f"corpus not found at {args.corpus}: pass --corpus")
     warnings.simplefilter("ignore")
-    every = sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
-    sizes = {p: _megapixels(p) for p in every}
-    contenders = [
-        ("(a) floor: read + 3 digests + draft decode", floor),
-        ("(b) naive: md5 + imagehash.phash + exifread", naive),
-        ("(c) provenance, one process (jobs=0)", provenance(0)),
-        ("(c') provenance --exact-hashes, one process", provenance(0, exact=True)),
-    ]
-    provenance(0)(every[:3])  # warm imports (scipy, pywt) and caches
-    for title, paths in (
-        ("all camera JPEGs", every),
-        ("photos >= 4 MP", [p for p in every if sizes[p] >= 4]),
-        ("photos >= 10 MP", [p for p in every if sizes[p] >= 10]),
-    ):
-        megabytes = sum(Path(p).stat().st_size for p in paths) / 1e6
-        print(f"\n{title}: {len(paths)} files, {megabytes:.1f} MB, median of {args.repeat} runs")
-        results = {name: median_time(function, paths, args.repeat) for name, function in contenders}
-        base = results[contenders[0][0]]
-        naive_time = results[contenders[1][0]]
-        for name, seconds in results.items():
-            print(
-                f"  {name:<46} {seconds * 1000 / len(paths):7.1f} ms/file  "
-                f"{seconds / base:5.2f}x floor  {naive_time / seconds:5.2f}x faster than naive"
-            )
-    breakdown([p for p in every if sizes[p] >= 4], args.repeat)
-    scaling(every * 4, args.repeat)
+    camera = photos(args.corpus, 8, 1e9)
+    small = photos(args.corpus, 0.1, 2)
+    stubs = photos(args.corpus, 0, 0.1)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        copies = republished(photos(args.corpus, 2, 1e9), folder)
+        same_work_plain(camera[:1])  # imports and caches warmed before anything is timed
+        compare("camera-size photos (>= 8 MP)", camera, folder, args.repeat, jobs=(1, 2))
+        compare("small photos (0.1-2 MP)", small, folder, args.repeat)
+        compare("republished copies (960x640, quality 82)", copies, folder, args.repeat)
+        compare("camera test files shrunk below 0.1 MP", stubs, folder, args.repeat)
+        if args.breakdown:
+            breakdown("small photos (0.1-2 MP)", small, args.repeat)
+            breakdown("camera-size photos (>= 8 MP)", camera, args.repeat)
     if args.memory:
         memory(args.memory)
 
 
-def breakdown(paths, repeat):
-    """Where a fingerprint's time goes, part by part, on the same files."""
+def breakdown(title: str, paths: list[str], repeat: int) -> None:
+    """Where a fingerprint's time goes, part by part, in this process, on the same files."""
     from provenance import decode
     from provenance.defaults import DEFAULT_MAX_PIXELS
     from provenance.digests import encoded_image_data_sha256, file_digests
@@ -134,7 +207,7 @@ def breakdown(paths, repeat):
 
     totals: dict[str, float] = {}
 
-    def timed(name, function):
+    def timed(name: str, function: Callable[[], object]) -> object:
         started = time.perf_counter()
         result = function()
         totals[name] = totals.get(name, 0.0) + time.perf_counter() - started
@@ -142,53 +215,27 @@ def breakdown(paths, repeat):
 
     for _ in range(repeat):
         for path in paths:
-            data = timed("read", lambda: Path(path).read_bytes())
+            data = Path(path).read_bytes()
             timed("md5 + sha1 + sha256", lambda: file_digests(data))
             timed("image_data_sha256", lambda: encoded_image_data_sha256(data))
             timed("EXIF (exifread)", lambda: read_exif(data))
             try:
                 image = decode.open_image(data, path, DEFAULT_MAX_PIXELS)
-                images = timed("draft decode + orientation", lambda: decode.hashing_images(image))
+                images = timed("decode + orientation", lambda: decode.hashing_images(image))
             except Exception:
                 continue
             for kind in kinds():
-                timed(f"hash: {kind.name}", lambda: compute_hashes(images.reduced, kinds_to_compute=[kind]))
+                pixels = images.compat if kind.resolution == "full" else images.reduced
+                timed(f"hash: {kind.name}", lambda: compute_hashes(pixels, kinds_to_compute=[kind]))
     count = repeat * len(paths)
-    print(f"\nwhere the time goes on photos >= 4 MP ({len(paths)} files):")
+    print(f"\nwhere the time goes on {title} ({len(paths)} files, in one process):")
     for name, seconds in totals.items():
         print(f"  {name:<30} {seconds * 1000 / count:6.2f} ms/file")
 
 
-def scaling(paths, repeat):
-    """Throughput of 1 and 2 worker processes (and in-process) on one long run, next to what
-    this machine gives any two processes (shared or throttled cores scale less than 2x)."""
-    import multiprocessing
-
-    print(f"\n--jobs scaling: {len(paths)} files (the camera JPEGs four times), median of {repeat} runs")
-    rates = {}
-    for jobs in (0, 1, 2):
-        rates[jobs] = len(paths) / median_time(provenance(jobs), paths, repeat)
-        print(f"  jobs={jobs}  {rates[jobs]:6.1f} files/s  {rates[jobs] / rates[0]:5.2f}x the in-process rate")
-    one = median_time(lambda _: _spin(), None, repeat)
-    with multiprocessing.get_context("fork").Pool(2) as workers:
-        two = median_time(lambda _: workers.map(_spin, [None, None]), None, repeat)
-    print(
-        f"  jobs=2 / jobs=1: {rates[2] / rates[1]:4.2f}x; this machine runs two CPU-bound processes "
-        f"{2 * one / two:4.2f}x as fast as one"
-    )
-
-
-def _spin(_=None, n=5_000_000):
-    total = 0
-    for i in range(n):
-        total += i * i
-    return total
-
-
-def memory(count):
+def memory(count: int) -> None:
     """Peak memory of the parent and each worker after 10% of a run and at its end."""
-    import tempfile
-
+    from provenance import FingerprintOptions
     from provenance.workers import WorkerPool
 
     print(f"\nmemory over {count} generated files (64x48 to 320x240 JPEGs), jobs=2")
@@ -233,7 +280,7 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def _megapixels(path: str) -> float:
+def _megapixels(path: Path) -> float:
     try:
         with Image.open(path) as image:
             return image.width * image.height / 1e6

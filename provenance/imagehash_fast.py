@@ -78,27 +78,38 @@ _HUE_EDGES = np.linspace(0, 255, 6 + 1)
 #: the hue bin np.histogram puts each 8-bit hue in (bins half-open, the last one closed)
 _HUE_BIN = np.minimum(np.searchsorted(_HUE_EDGES, np.arange(256), side="right") - 1, 5)
 
+# colorhash's pixel classes as one 8-bit code, counted by one Pillow histogram: 6 x the saturation
+# class (0 grey, 1 faint, 2 neither: exactly 2/3 saturated, 3 bright) + the hue bin; 255 black
+_BLACK = 255
+_SATURATION_CODE = [
+    6 * (0 if s < 256 // 3 else 1 if s < 256 * 2 // 3 else 2 if s == 256 * 2 // 3 else 3) for s in range(256)
+]
+_BLACK_CODE = [_BLACK if v < 256 // 8 else 0 for v in range(256)]
+
 
 def colorhash(image: Image.Image, binbits: int = 3) -> str:
-    """``str(imagehash.colorhash(image, binbits))``: fractions of black, grey and 12 hue/saturation bins."""
-    intensity = np.asarray(image.convert("L")).ravel()
-    hsv = np.asarray(image.convert("HSV"))
-    hue, saturation = hsv[..., 0].ravel(), hsv[..., 1].ravel()
-    count = intensity.size
-    black = intensity < 256 // 8
-    gray = saturation < 256 // 3
-    colours = ~black & ~gray
-    faint = colours & (saturation < 256 * 2 // 3)
-    bright = colours & (saturation > 256 * 2 // 3)
-    coloured = max(1, int(np.count_nonzero(colours)))
-    faint_counts = np.bincount(_HUE_BIN[hue[faint]], minlength=6)
-    bright_counts = np.bincount(_HUE_BIN[hue[bright]], minlength=6)
+    """``str(imagehash.colorhash(image, binbits))``: fractions of black, grey and 12 hue/saturation bins.
+
+    The classes are counted in Pillow (lookup tables and one histogram) instead of boolean arrays:
+    the same integer counts, a third of the time.
+    """
+    from PIL import ImageChops
+
+    intensity = image.convert("L")
+    hue, saturation, _ = image.convert("HSV").split()
+    code = ImageChops.lighter(
+        ImageChops.add(saturation.point(_SATURATION_CODE), hue.point(_HUE_BIN.tolist())),
+        intensity.point(_BLACK_CODE),
+    )
+    counts = code.histogram()
+    count = intensity.width * intensity.height
+    black = counts[_BLACK]
+    gray = sum(counts[0:6])
+    coloured = max(1, sum(counts[6:24]))
+    faint_counts, bright_counts = counts[6:12], counts[18:24]
 
     top = 2**binbits
-    values = [
-        min(top - 1, int(np.count_nonzero(black) / count * top)),
-        min(top - 1, int(np.count_nonzero(~black & gray) / count * top)),
-    ]
+    values = [min(top - 1, int(black / count * top)), min(top - 1, int(gray / count * top))]
     values += [min(top - 1, int(n * top / coloured)) for n in [*faint_counts, *bright_counts]]
     bits = [v // 2 ** (binbits - i - 1) % 2 ** (binbits - i) > 0 for v in values for i in range(binbits)]
     return _hex(np.asarray(bits))
