@@ -23,7 +23,7 @@ from .errors import ExitCode
 from .files import WalkError
 from .index import Index
 from .indexer import AddSummary
-from .matching.batch import iter_match, query_inputs
+from .matching.batch import iter_match, query_hash_inputs, query_inputs
 from .matching.records import VERDICTS, QueryResult
 from .policy import Policy
 from .rules import FileFacts, evaluate
@@ -222,6 +222,7 @@ def check_queries(
             "detections_off": policy.disabled_detections(),
         },
         inputs=query_inputs(results, role="file"),
+        hash_input=query_hash_inputs(results, index),
     )
     return CheckReport(
         policy,

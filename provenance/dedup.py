@@ -21,7 +21,7 @@ import contextlib
 import gc
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -199,10 +199,12 @@ def _dedup(
     files: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     unread: list[str] = []  # files whose bytes could not be read: no digest to report
+    hash_input: Counter[str | None] = Counter()
     total = 0
     for record in records:
         total += 1
         get = record.get if isinstance(record, dict) else partial(getattr, record)
+        hash_input[get("hash_input")] += 1
         error = get("error")
         if error:
             errors.append({"path": get("path"), **error})
@@ -267,6 +269,7 @@ def _dedup(
         parameters=options.to_dict(),
         inputs=inputs,
         index=runinfo.index_facts(index) if index else None,
+        hash_input=runinfo.hash_inputs(hash_input, index.options.exact_hashes if index else None),
     )
     return DedupResult(
         options,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
@@ -71,16 +71,29 @@ def file_sha256(path: str) -> str | None:
     return digest.hexdigest()
 
 
+def hash_inputs(counts: Mapping[str | None, int], exact_hashes: bool | None) -> dict[str, Any]:
+    """How the run's pHash, dHash and aHash were made: ``exact_hashes`` (the setting the hashes were
+    computed with; None when the run only read records) and how many of its records say ``full`` and
+    ``reduced`` (``counts``: record ``hash_input`` value → records; docs/fingerprint.md)."""
+    return {"exact_hashes": exact_hashes, "full": counts.get("full", 0), "reduced": counts.get("reduced", 0)}
+
+
 def run_block(
-    *, started: str, parameters: dict[str, Any], inputs: Iterable[dict[str, Any]], index: dict[str, Any] | None = None
+    *,
+    started: str,
+    parameters: dict[str, Any],
+    inputs: Iterable[dict[str, Any]],
+    index: dict[str, Any] | None = None,
+    hash_input: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A report's ``run`` block (docs/reports.md)."""
+    """A report's ``run`` block (docs/reports.md); ``hash_input`` from ``hash_inputs``."""
     return {
         "tool": f"provenance {__version__}",
         "versions": versions(),
         "started": started,
         "finished": now(),
         "parameters": parameters,
+        "hash_input": hash_input,
         "index": index,
         "inputs": list(inputs),
     }

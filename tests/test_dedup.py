@@ -160,6 +160,13 @@ def test_dedup_json_validates_against_its_schema(tmp_path):
         name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in ("a.jpg", "b.jpg", "c.txt")
     }
     assert report["run"]["index"] is None
+    # a.jpg and b.jpg have the same pixels: both decoded at reduced scale or both in full, as Pillow's draft says
+    with Image.open(tmp_path / "a.jpg") as image:
+        size = image.size
+        image.draft(None, (256, 256))
+        reduced = image.size != size
+    counts = {"full": 0, "reduced": 2} if reduced else {"full": 2, "reduced": 0}
+    assert report["run"]["hash_input"] == {"exact_hashes": None, **counts}
 
 
 # groups made by other people ----------------------------------------------------------------

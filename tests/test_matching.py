@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from provenance import Index, MatchOptions, match
+from provenance import FingerprintOptions, Index, MatchOptions, match
 from provenance.captions import Query, from_name
 from provenance.matching import VERDICTS, metadata_diff, trim_borders
 from provenance.testing.files import strip_metadata as strip_jpeg_metadata
@@ -181,6 +181,28 @@ def test_run_block_names_every_input_and_the_index_content(leak_index):
     assert run_block["index"]["content_digest"] == hashlib.sha256("".join(f"{h}\n" for h in lines).encode()).hexdigest()
     assert run_block["index"]["files"] == len(LEAK_FILES)
     assert run_block["parameters"]["max_candidates"] == MatchOptions().max_candidates
+
+
+def _decoded_at_reduced_scale(path: Path) -> bool:
+    """Pillow's own answer: would draft to 256 px shrink this file's decode (a large enough JPEG)?"""
+    with Image.open(path) as image:
+        before = image.size
+        image.draft(None, (256, 256))
+        return image.size != before
+
+
+def test_run_block_says_how_the_hashes_were_made(leak_index, tmp_path):
+    queries = [from_name(str(p)) for p in ARTICLE_FILES]
+    reduced = sum(map(_decoded_at_reduced_scale, ARTICLE_FILES))
+    assert 0 < reduced  # the 960x640 copies are large enough to be decoded at half scale
+    block = run(queries, leak_index)["run"]["hash_input"]
+    assert block == {"exact_hashes": False, "full": len(ARTICLE_FILES) - reduced, "reduced": reduced}
+
+    exact = Index(tmp_path / "exact.db", options=FingerprintOptions(exact_hashes=True))
+    exact.add([str(LEAK)], jobs=0)
+    block = run(queries, exact)["run"]["hash_input"]  # queries are hashed as the references were
+    assert block == {"exact_hashes": True, "full": len(ARTICLE_FILES), "reduced": 0}
+    exact.close()
 
 
 def test_metadata_diff():

@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import pytest
+
 from conftest import FIXTURES
 
 #: libraries no command needs before it has a file, a query or a page to work on

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -101,8 +102,15 @@ def match(
             parameters=options.to_dict(),
             inputs=query_inputs(results),
             index=runinfo.index_facts(index, against),
+            hash_input=query_hash_inputs(results, index),
         ),
     )
+
+
+def query_hash_inputs(results: list[QueryResult], index: Index) -> dict[str, Any]:
+    """The run block's ``hash_input``: queries are hashed as the index's references were."""
+    counts = Counter(r.fingerprint.hash_input for r in results if r.fingerprint is not None)
+    return runinfo.hash_inputs(counts, index.options.exact_hashes)
 
 
 def query_inputs(results: list[QueryResult], role: str = "query") -> list[dict[str, Any]]:
