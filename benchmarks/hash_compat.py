@@ -46,14 +46,16 @@ SOURCES = [
 ]
 
 
-def camera_jpegs(corpus: Path, count: int, folder: Path) -> list[Path]:
+def camera_jpegs(corpus: Path, count: int, folder: Path, low: float = 4e6, high: float = 16e6) -> list[Path]:
+    """``count`` JPEGs of ``low`` to ``high`` pixels cut at random from the corpus's large HEIC photos."""
+    register_formats()
     random.seed(7)
     Image.MAX_IMAGE_PIXELS = None
     photos = [Image.open(corpus / s).convert("RGB") for s in SOURCES if (corpus / s).exists()]
     paths = []
     for n in range(count):
         photo = random.choice(photos)
-        megapixels = random.uniform(4e6, min(16e6, photo.width * photo.height))
+        megapixels = random.uniform(low, min(high, photo.width * photo.height))
         aspect = random.choice([4 / 3, 3 / 2, 16 / 9, 3 / 4])
         width = min(photo.width, int((megapixels * aspect) ** 0.5))
         height = min(photo.height, int(megapixels / width))
@@ -114,10 +116,20 @@ def main() -> None:
     register_formats()
     every = sorted(p for p in args.corpus.rglob("*") if p.is_file() and not p.name.startswith("_"))
     report("corpus images imagehash can hash", every)
+    large = [p for p in every if p.suffix.lower() in (".jpg", ".jpeg") and _megapixels(p) >= 2]
+    report("the corpus's own JPEGs of 2 MP and more", large)
     with tempfile.TemporaryDirectory() as folder:
         report(
             "camera-size JPEGs cut from the corpus's large photos", camera_jpegs(args.corpus, args.camera, Path(folder))
         )
+
+
+def _megapixels(path: Path) -> float:
+    try:
+        with Image.open(path) as image:
+            return image.width * image.height / 1e6
+    except Exception:
+        return 0.0
 
 
 if __name__ == "__main__":
