@@ -381,6 +381,11 @@ def fingerprint_command(
     help="The folder indexed as OLD now lives at NEW (a moved leak); nothing is re-read.",
 )
 @click.option("--retry-errors", is_flag=True, help="Read again unchanged files that failed last time.")
+@click.option(
+    "--no-features",
+    is_flag=True,
+    help="Store digests and hashes only, not the keypoint features `match` searches for hard cases.",
+)
 @reading_options("the files")
 @click.option(
     "--details", is_flag=True, default=None, help="Store every EXIF tag too (fixed when the index is created)."
@@ -412,6 +417,7 @@ def index_command(
     prune: bool,
     reroot: tuple[str, str] | None,
     retry_errors: bool,
+    no_features: bool,
     jobs: int | None,
     timeout: float,
     follow_symlinks: bool,
@@ -425,8 +431,11 @@ def index_command(
 ) -> None:
     """Add files and folders to an index; a rerun reads only new and changed files.
 
-    Files whose path, size and mtime are unchanged are skipped. Work is committed in
-    batches: an interrupted run keeps what it did, and the next run finishes the rest.
+    Files whose path, size and mtime are unchanged are skipped. Each image's keypoint
+    features (what `match` searches when hashes find nothing) are made from the same
+    read and stored; an index made without them gets them on its next run. Work is
+    committed in batches: an interrupted run keeps what it did, and the next run
+    finishes the rest.
     Exit status 3 means some files of this run could not be fingerprinted (they are
     stored with their error; `provenance stats` lists them).
 
@@ -465,6 +474,7 @@ def index_command(
                     batch_size=batch_size,
                     progress=lambda _path, _status: bar.update(1),
                     debug=debug,
+                    keys=not no_features,
                     **walk,
                 )
         if prune:
@@ -479,7 +489,8 @@ def index_command(
     if summary is not None and not quiet:
         click.echo(
             f"provenance: {summary.seen} files: {summary.added} added, {summary.updated} updated, "
-            f"{summary.unchanged} unchanged, {summary.failed} failed",
+            f"{summary.unchanged} unchanged, {summary.failed} failed"
+            + (f"; keypoint features of {summary.keys_added} images stored" if summary.keys_added else ""),
             err=True,
         )
         for path, kind, message in summary.errors[:20]:
@@ -545,6 +556,38 @@ def stats_command(db: str, as_json: bool, debug: bool) -> None:
         click.echo(json.dumps(stats, indent=2, ensure_ascii=True))
     else:
         write_stats(stats, sys.stdout)
+
+
+@main.command("export")
+@db_option
+@click.option(
+    "--parquet",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="Folder to write files.parquet into (made if need be).",
+)
+@quiet_option
+@debug_option
+def export_command(db: str, folder: str, quiet: bool, debug: bool) -> None:
+    """Write an index as a Parquet table, one row per file, for DuckDB, pandas or Dask.
+
+    Columns: path, size, digests, name claim, every hash kind, format, dimensions, the main
+    metadata fields and the error (docs/export.md). Written whole or not at all.
+
+    \b
+    Example:
+        provenance export --db leak.db --parquet leak-parquet
+        duckdb -c "SELECT make, model, count(*) FROM 'leak-parquet/files.parquet' GROUP BY ALL"
+    """
+    from .export import TABLE, export_parquet
+    from .index import Index
+    from .report.text import printable
+
+    with Index(db, create=False, writable=False) as index:
+        rows = export_parquet(index, folder)
+    if not quiet:
+        click.echo(f"provenance: {rows} files written to {printable(os.path.join(folder, TABLE))}", err=True)
 
 
 def _dedup_settings(command: Callable[..., Any]) -> Callable[..., Any]:

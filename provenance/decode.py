@@ -218,6 +218,15 @@ def decode_upright(im: Image.Image, side: int | None = None) -> tuple[Image.Imag
     return upright, full
 
 
+def oriented_image(
+    source: str | bytes, name: str, max_pixels: int, side: int | None = None
+) -> tuple[Image.Image, tuple[int, int]]:
+    """An image decoded upright in RGB, and its full upright size (``decode_upright``), within the pixel limit."""
+    with pixel_limit(max_pixels):
+        upright, full = decode_upright(open_image(source, os.path.basename(name), max_pixels), side)
+        return to_rgb(upright), full
+
+
 def hashing_images(im: Image.Image, *, exact: bool = False) -> HashingImages:
     """Decode the first frame (a large JPEG at reduced size unless ``exact``) and apply the EXIF orientation."""
     oriented, full_size = decode_upright(im, None if exact else COMPAT_MIN_SIDE)

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from PIL import Image
 
-from .decode import to_rgb
+from .decode import oriented_image, to_rgb
 
 #: longest side of the images keypoints are found on (pixels)
 WORK_SIDE = 640
 #: ORB keypoints per image
 FEATURES = 1500
-
-cv2.setNumThreads(1)  # the worker processes already use every core
 
 
 @dataclass
@@ -67,6 +64,9 @@ def work_image(image: Image.Image) -> np.ndarray:
 
 def extract(gray: np.ndarray, size: tuple[int, int]) -> Features:
     """ORB keypoints and descriptors of a work image."""
+    import cv2  # loaded with the first image (OpenCV takes a tenth of a second to import)
+
+    cv2.setNumThreads(1)  # the worker processes already use every core
     gray = np.ascontiguousarray(gray)
     orb = cv2.ORB_create(nfeatures=FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=31)  # type: ignore[attr-defined]
     keypoints, descriptors = orb.detectAndCompute(gray, None)
@@ -88,3 +88,11 @@ def features_of(image: Image.Image, box: tuple[int, int, int, int] | None = None
     features = extract(work_image(region), image.size)
     features.origin, features.region = (box[0], box[1]), region.size
     return features
+
+
+def reference_features(source: str | bytes, name: str, max_pixels: int) -> Features:
+    """The features of a reference image (a path, or its bytes), decoded upright at the working size.
+
+    Raises a ``ProvenanceError`` when it cannot be decoded."""
+    image, full = oriented_image(source, name, max_pixels, side=WORK_SIDE)
+    return extract(work_image(image), full)

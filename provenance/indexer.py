@@ -19,7 +19,7 @@ from .defaults import DEFAULT_TIMEOUT
 from .errors import IndexMismatch
 from .files import WalkError, iter_files
 from .fingerprint import Fingerprint
-from .workers import default_jobs, fingerprint_many
+from .workers import default_jobs, fingerprint_many_with_keys
 
 if TYPE_CHECKING:
     from .index import Index
@@ -37,13 +37,15 @@ class AddSummary:
     added: int = 0
     updated: int = 0
     failed: int = 0
+    #: image contents whose keypoint search keys were made and stored in this run
+    keys_added: int = 0
     #: (path, error type, message) of the files and folders that could not be fingerprinted in this run
     errors: list[tuple[str, str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "seen": self.seen, "unchanged": self.unchanged, "added": self.added, "updated": self.updated,
-            "failed": self.failed,
+            "failed": self.failed, "keys_added": self.keys_added,
             "errors": [{"path": p, "type": t, "message": m} for p, t, m in self.errors],
         }  # fmt: skip
 
@@ -54,6 +56,12 @@ class PruneSummary:
 
     removed: list[str] = field(default_factory=list)
     missing_roots: list[str] = field(default_factory=list)
+
+
+def _keys_method() -> str:
+    from .keypoints import METHOD
+
+    return METHOD
 
 
 def _hash_fields() -> list[str]:
@@ -113,12 +121,16 @@ def add(
     batch_size: int = 256,
     batch_seconds: float = 2.0,
     debug: bool = False,
+    keys: bool = True,
 ) -> AddSummary:
     """Fingerprint new and changed files under ``paths`` and store them; unchanged files are skipped.
 
-    Files that failed before are not retried unless ``retry_errors``. Work is committed
-    every ``batch_size`` files or ``batch_seconds``; an interrupted run keeps every
-    committed batch.
+    With ``keys`` (the default), each image's keypoint search keys are made by the same worker from
+    the same read of the file and stored beside its record, so no query has to read references;
+    an unchanged image whose content has no keys yet (an index made before keys, or with
+    ``keys=False``) is read once more to make them. Files that failed before are not retried
+    unless ``retry_errors``. Work is committed every ``batch_size`` files or ``batch_seconds``; an
+    interrupted run keeps every committed batch.
     """
     store = index.store
     inputs = [os.path.abspath(os.fspath(p)) for p in paths]
@@ -129,7 +141,10 @@ def add(
 
     roots = store.roots()
     summary = AddSummary()
-    pending: deque[tuple[str, int, str, int | None, bool]] = deque()
+    # (path, root, relative path, mtime, known before, unchanged and read again for its keys only)
+    pending: deque[tuple[str, int, str, int | None, bool, bool]] = deque()
+    method = _keys_method() if keys else None
+    keyless = store.contents_without_features(method) if method else set()
 
     def to_fingerprint() -> Iterator[str]:
         for item in iter_files(inputs, follow_symlinks=follow_symlinks, include_hidden=include_hidden):
@@ -158,36 +173,48 @@ def add(
                 and row.mtime_ns == mtime_ns
                 and not (retry_errors and row.error_type)
             ):
+                if row.sha256 in keyless:
+                    keyless.discard(row.sha256)  # one of its paths is enough
+                    pending.append((item, root_id, rel, mtime_ns, True, True))
+                    yield item
+                    continue
                 summary.unchanged += 1
                 if progress:
                     progress(item, "unchanged")
                 continue
-            pending.append((item, root_id, rel, mtime_ns, row is not None))
+            pending.append((item, root_id, rel, mtime_ns, row is not None, False))
             yield item
 
     hash_fields = _hash_fields()
-    records: Generator[Fingerprint, None, None] = fingerprint_many(
+    records: Generator[tuple[Fingerprint, bytes | None], None, None] = fingerprint_many_with_keys(
         to_fingerprint(),
         jobs=default_jobs() if jobs is None else jobs,
         options=index.options,
         timeout=timeout,
         debug=debug,
+        keys=keys,
     )
     in_batch = 0
     started = time.monotonic()
     try:
-        for record in records:
-            path, root_id, rel, mtime_ns, known = pending.popleft()
+        for record, blob in records:
+            path, root_id, rel, mtime_ns, known, for_keys = pending.popleft()
             if in_batch == 0:
                 store.begin()
                 started = time.monotonic()
             store.put(root_id, rel, mtime_ns, record.to_dict(), hash_fields)
+            if method and blob is not None and record.sha256:
+                store.put_features(method, [(record.sha256, blob)])
+                summary.keys_added += 1
             in_batch += 1
-            if known:
+            status = "updated" if known else "added"
+            if for_keys and not record.error:
+                status = "unchanged"  # read again for its keys only (if its bytes changed, the new ones are stored)
+                summary.unchanged += 1
+            elif known:
                 summary.updated += 1
             else:
                 summary.added += 1
-            status = "updated" if known else "added"
             if record.error:
                 status = "failed"
                 summary.failed += 1

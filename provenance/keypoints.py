@@ -10,14 +10,18 @@ references (docs/limits.md), so it runs only when no hash candidate confirmed.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import faiss
 import numpy as np
 
-from .features import FEATURES, WORK_SIDE, Features
+from .errors import ProvenanceError
+from .features import FEATURES, WORK_SIDE, Features, reference_features
+from .files import read_file
+from .fingerprint import Fingerprint, FingerprintOptions, fingerprint_file
 
 if TYPE_CHECKING:
+    import faiss
+
     from .index import Index
 
 #: descriptors kept per reference for the search (the strongest by ORB's score). A query uses all of
@@ -31,6 +35,8 @@ NEIGHBOURS = 6
 RATIO = 0.8
 #: names the descriptors stored in the index: a change of detector settings must not reuse old ones
 METHOD = f"orb-{WORK_SIDE}-{FEATURES}-top{PER_REFERENCE}"
+#: inverted lists visited per query descriptor
+NPROBE = 4
 #: fewest votes that make a candidate, and how many candidates are returned
 MIN_VOTES = 6
 
@@ -45,13 +51,81 @@ class KeypointSearch:
     """The stacked descriptors of a reference set and which reference owns each."""
 
     def __init__(
-        self, owners: list[str], paths: dict[str, list[str]], descriptors: np.ndarray, owner_of: np.ndarray
+        self,
+        owners: list[str],
+        paths: dict[str, list[str]],
+        descriptors: np.ndarray,
+        owner_of: np.ndarray,
+        structure: str = "flat",
     ) -> None:
         self._owners = owners
         self._paths = paths
         self._descriptors = descriptors
         self._owner_of = owner_of
-        self._index: faiss.IndexBinaryFlat | None = None  # built on first use
+        self._structure = structure
+        self._index: faiss.IndexBinary | None = None  # built on first use
+        self._labels_are_owners = False
+
+    def prepare(self) -> None:
+        """Build the search structure now (it is built on first use otherwise)."""
+        if self._index is not None or len(self._descriptors) == 0:
+            return
+        import faiss  # loaded by the processes that search, not by every one that imports this module
+
+        kind, *params = self._structure.split(":")
+        if kind == "flat":
+            self._index = faiss.IndexBinaryFlat(256)
+            self._index.add(self._descriptors)
+        elif kind == "hnsw":
+            m = int(params[0]) if params else 16
+            graph = faiss.IndexBinaryHNSW(256, m)
+            graph.hnsw.efSearch = int(params[1]) if len(params) > 1 else 32
+            graph.add(self._descriptors)
+            self._index = graph
+        elif kind == "ivf":
+            n = len(self._descriptors)
+            nlist = int(params[0]) if params and params[0] else _lists_for(n)
+            nprobe = int(params[1]) if len(params) > 1 and params[1] else NPROBE
+            iterations = int(params[2]) if len(params) > 2 else 0
+            rng = np.random.default_rng(0)
+            quantizer: Any = faiss.IndexBinaryFlat(256)
+            index: Any = faiss.IndexBinaryIVF(quantizer, 256, nlist)
+            index.own_fields = True
+            quantizer.this.disown()
+            if iterations:  # k-means: better lists, but minutes at 10^4 references (benchmarks/bench_keypoints.py)
+                index.cp.niter = iterations
+                sample = self._descriptors[rng.choice(n, size=min(n, 40 * nlist), replace=False)]
+                index.train(np.ascontiguousarray(sample))
+            else:  # the lists' centres are descriptors drawn from the set itself: no training pass
+                quantizer.add(np.ascontiguousarray(self._descriptors[rng.choice(n, size=min(n, nlist), replace=False)]))
+                index.is_trained = True
+            index.nprobe = nprobe
+            index.add_with_ids(self._descriptors, self._owner_of.astype(np.int64))
+            self._index = index
+            self._labels_are_owners = True
+        else:
+            raise ValueError(f"unknown keypoint search structure {self._structure!r}")
+
+    def describe(self) -> str:
+        """The structure and its parameters, as a short label."""
+        import faiss
+
+        if isinstance(self._index, faiss.IndexBinaryIVF):
+            return f"ivf nlist={self._index.nlist} nprobe={self._index.nprobe}"
+        return self._structure
+
+    def memory(self) -> int:
+        """Bytes held by the search structure (descriptors, ids, lists, graph)."""
+        import faiss
+
+        self.prepare()
+        if self._index is None:
+            return 0
+        if isinstance(self._index, faiss.IndexBinaryIVF):
+            return int(len(self._descriptors) * (32 + 8) + self._index.nlist * 32)
+        if isinstance(self._index, faiss.IndexBinaryHNSW):
+            return int(len(self._descriptors) * 32 + self._index.hnsw.neighbors.size() * 4)
+        return int(self._descriptors.nbytes + self._owner_of.nbytes)
 
     @classmethod
     def build(cls, references: Iterable[tuple[str, list[str], Features | None]]) -> KeypointSearch:
@@ -59,7 +133,9 @@ class KeypointSearch:
         return cls.build_from_descriptors((sha, where, f.descriptors) for sha, where, f in references if f is not None)
 
     @classmethod
-    def build_from_descriptors(cls, references: Iterable[tuple[str, list[str], np.ndarray]]) -> KeypointSearch:
+    def build_from_descriptors(
+        cls, references: Iterable[tuple[str, list[str], np.ndarray]], structure: str = "flat"
+    ) -> KeypointSearch:
         """From (sha256, paths, ORB descriptors strongest first) of each reference."""
         owners: list[str] = []
         paths: dict[str, list[str]] = {}
@@ -75,7 +151,7 @@ class KeypointSearch:
             owner_blocks.append(np.full(len(descriptors), owner, dtype=np.int32))
         stacked = np.concatenate(blocks) if blocks else np.zeros((0, 32), np.uint8)
         owner_of = np.concatenate(owner_blocks) if owner_blocks else np.zeros(0, np.int32)
-        return cls(owners, paths, stacked, owner_of)
+        return cls(owners, paths, stacked, owner_of, structure)
 
     @classmethod
     def for_index(cls, index: Index, source: FeatureSource) -> KeypointSearch:
@@ -84,7 +160,7 @@ class KeypointSearch:
 
         def compute(sha256: str, paths: list[str]) -> bytes | None:
             features = source.get(sha256, paths)
-            return None if features is None else features.descriptors[:PER_REFERENCE].tobytes()
+            return None if features is None else reference_keys(features)
 
         return cls.build_from_descriptors(
             (sha, where, np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32))
@@ -99,24 +175,27 @@ class KeypointSearch:
         return self._paths.get(sha256, [])
 
     def _nearest(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Distances and rows of each descriptor's NEIGHBOURS nearest stored descriptors, nearest first."""
-        if self._index is None:
-            self._index = faiss.IndexBinaryFlat(256)
-            self._index.add(self._descriptors)
+        """Distances and owners of each descriptor's NEIGHBOURS nearest stored descriptors, nearest first
+        (distance inf for a neighbour not found)."""
+        self.prepare()
+        assert self._index is not None
         k = min(NEIGHBOURS, len(self._descriptors))
-        distances, rows = self._index.search(np.ascontiguousarray(descriptors, dtype=np.uint8), k)
+        distances, labels = self._index.search(np.ascontiguousarray(descriptors, dtype=np.uint8), k)
         distances = distances.astype(np.float32)
+        missing = labels < 0
+        labels = np.where(missing, 0, labels)
+        distances[missing] = np.inf
+        owners = labels if self._labels_are_owners else self._owner_of[labels]
         if k < NEIGHBOURS:  # fewer stored descriptors than neighbours asked for: pad with "none"
             pad = NEIGHBOURS - k
             distances = np.pad(distances, ((0, 0), (0, pad)), constant_values=np.inf)
-            rows = np.pad(rows, ((0, 0), (0, pad)), constant_values=0)
-        return distances, rows.astype(np.int64)
+            owners = np.pad(owners, ((0, 0), (0, pad)), constant_values=0)
+        return distances, owners.astype(np.int64)
 
     def _votes(self, descriptors: np.ndarray) -> np.ndarray:
         if len(descriptors) == 0 or len(self._descriptors) == 0:
             return np.zeros(len(self._owners), dtype=np.int64)
-        distances, rows = self._nearest(descriptors)
-        owners = self._owner_of[rows]
+        distances, owners = self._nearest(descriptors)
         best = owners[:, 0]
         # Lowe's ratio test across references: a descriptor common to many pictures (text, grids,
         # generic corners) votes for none of them
@@ -142,3 +221,34 @@ class KeypointSearch:
             if sha not in exclude:
                 found.append((sha, int(votes[owner])))
         return found
+
+
+def reference_keys(features: Features) -> bytes:
+    """The search keys a reference contributes (its PER_REFERENCE strongest descriptors), as the index stores them."""
+    return np.ascontiguousarray(features.descriptors[:PER_REFERENCE], dtype=np.uint8).tobytes()
+
+
+def fingerprint_with_keys(path: str, options: FingerprintOptions) -> tuple[Fingerprint, bytes | None]:
+    """Fingerprint a file and make its search keys from the same read (``provenance index``).
+
+    The keys are None for a file that is not an image the fingerprint could decode, and empty for an
+    image whose features cannot be made (stored as such, so the next run does not try again)."""
+    try:
+        file = read_file(path, follow_symlinks=options.follow_symlinks, max_in_memory=options.max_in_memory)
+    except ProvenanceError as exc:
+        record = Fingerprint(path=path)
+        record.set_error(exc.error_type, str(exc))
+        return record, None
+    record = fingerprint_file(file, options)
+    if record.kind != "image" or record.error or not record.hashes:
+        return record, None
+    source: bytes | str = file.data if file.data is not None else file.path  # streamed: the decoder reads it
+    try:
+        return record, reference_keys(reference_features(source, path, options.max_pixels))
+    except Exception:  # noqa: BLE001 - the hashes decoded it; a failure here costs the keys, not the record
+        return record, b""
+
+
+def _lists_for(descriptors: int) -> int:
+    """Inverted lists for an IVF over this many descriptors: a power of two near 4 sqrt(n)."""
+    return int(2 ** max(6, min(16, round(np.log2(4 * np.sqrt(max(1, descriptors)))))))

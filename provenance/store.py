@@ -513,6 +513,18 @@ class Store:
         """Stored feature blobs of ``method`` by content."""
         return dict(self.db.execute("SELECT sha256, data FROM features WHERE method = ?", (method,)))
 
+    def contents_without_features(self, method: str) -> set[str]:
+        """Image contents with hashes (they decoded) and no feature blob of ``method``."""
+        return {
+            sha
+            for (sha,) in self.db.execute(
+                "SELECT c.sha256 FROM contents c WHERE c.kind = 'image'"
+                " AND EXISTS (SELECT 1 FROM hashes h WHERE h.sha256 = c.sha256)"
+                " AND NOT EXISTS (SELECT 1 FROM features f WHERE f.sha256 = c.sha256 AND f.method = ?)",
+                (method,),
+            )
+        }
+
     def put_features(self, method: str, rows: list[tuple[str, bytes]]) -> None:
         """Store feature blobs of ``method`` (in the caller's transaction)."""
         self.db.executemany(

@@ -20,8 +20,19 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def fingerprint_task(config: dict[str, Any]) -> Handler:
-    """Fingerprint the file at ``payload["path"]``."""
+    """Fingerprint the file at ``payload["path"]``; with ``config["keys"]``, also make its keypoint
+    search keys from the same read (base64 in the reply's ``keys``)."""
     options = FingerprintOptions.from_dict(config.get("options") or {})
+    if config.get("keys"):
+        import base64
+
+        from .keypoints import fingerprint_with_keys  # OpenCV: only in the workers that need it
+
+        def with_keys(payload: dict[str, Any]) -> dict[str, Any]:
+            record, keys = fingerprint_with_keys(payload["path"], options)
+            return {"record": record.to_dict(), "keys": None if keys is None else base64.b64encode(keys).decode()}
+
+        return with_keys
 
     def handle(payload: dict[str, Any]) -> dict[str, Any]:
         # a global, looked up at call time: a test can stand a misbehaving fingerprint in

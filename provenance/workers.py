@@ -69,10 +69,50 @@ def fingerprint_many(
     limit); ``jobs=N`` uses up to N worker processes. ``WalkError`` items (directories that
     could not be listed) become error records in their place.
     """
+    results = _fingerprint(paths, False, jobs, options, timeout, worker_command, debug)
+    try:
+        for record, _ in results:
+            yield record
+    finally:
+        results.close()
+
+
+def fingerprint_many_with_keys(
+    paths: Iterable[str | os.PathLike[str] | WalkError],
+    *,
+    jobs: int = 1,
+    options: FingerprintOptions | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    worker_command: Sequence[str] = WORKER_COMMAND,
+    debug: bool = False,
+    keys: bool = True,
+) -> Generator[tuple[Fingerprint, bytes | None], None, None]:
+    """As ``fingerprint_many``, each record with its keypoint search keys (``keypoints.fingerprint_with_keys``),
+    made by the same worker from the same read of the file; None for a file that is not a decodable
+    image, and for every file when ``keys`` is false."""
+    yield from _fingerprint(paths, keys, jobs, options, timeout, worker_command, debug)
+
+
+def _fingerprint(
+    paths: Iterable[str | os.PathLike[str] | WalkError],
+    keys: bool,
+    jobs: int,
+    options: FingerprintOptions | None,
+    timeout: float | None,
+    worker_command: Sequence[str],
+    debug: bool,
+) -> Generator[tuple[Fingerprint, bytes | None], None, None]:
     options = options or FingerprintOptions()
     if jobs <= 0:
         for item in paths:
-            yield walk_error_record(item) if isinstance(item, WalkError) else fingerprint(item, options=options)
+            if isinstance(item, WalkError):
+                yield walk_error_record(item), None
+            elif keys:
+                from .keypoints import fingerprint_with_keys
+
+                yield fingerprint_with_keys(os.fspath(item), options)
+            else:
+                yield fingerprint(item, options=options), None
         return
 
     def payloads() -> Iterator[dict[str, Any] | Ready]:
@@ -87,7 +127,7 @@ def fingerprint_many(
 
     pool = WorkerPool(
         "fingerprint",
-        {"options": options.to_dict()},
+        {"options": options.to_dict(), "keys": keys},
         jobs,
         failed=failed,
         timeout=timeout,
@@ -96,7 +136,22 @@ def fingerprint_many(
     )
     with pool:
         for reply in pool.map(payloads()):
-            yield Fingerprint.from_dict(reply["record"])
+            blob = reply.get("keys")
+            yield Fingerprint.from_dict(reply["record"]), _decoded_keys(blob)
+
+
+def _decoded_keys(blob: object) -> bytes | None:
+    """Keys from a worker's reply: whole 32-byte descriptors, or None (a reply is checked, not trusted)."""
+    if not isinstance(blob, str):
+        return None
+    import base64
+    import binascii
+
+    try:
+        data = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if len(data) % 32 == 0 else None
 
 
 def walk_error_record(item: WalkError) -> Fingerprint:

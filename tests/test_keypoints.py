@@ -51,27 +51,86 @@ def test_generic_descriptors_vote_for_nobody():
     assert alone.candidates(shared)[0][0] == "a" * 64  # the same descriptors, with no rival, do vote
 
 
-def test_reference_descriptors_are_stored_in_the_index_and_reused(tmp_path):
+class CountingSource:
+    """Reads a reference's features from its file, as the matcher's fallback does, counting the reads."""
+
+    def __init__(self):
+        self.calls = []
+
+    def get(self, sha256, paths):
+        self.calls.append(sha256)
+        return None if "txt" in paths[0] else features_of(load(paths[0]))
+
+
+def stored_features(db):
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT sha256, data FROM features WHERE method = ?", (keypoints.METHOD,)))
+
+
+def test_index_stores_each_images_features_and_no_query_reads_references(tmp_path):
     from provenance import Index
 
-    calls = []
+    with Index(tmp_path / "leak.db") as index:
+        summary = index.add([str(FIXTURES / "leak")], jobs=1)
+        images = dict(index.image_contents())
+        source = CountingSource()
+        search = KeypointSearch.for_index(index, source)
+    assert source.calls == []  # every reference's features came from the index
+    assert summary.keys_added == len(images) == len(search) > 0
+    stored = stored_features(tmp_path / "leak.db")
+    assert set(stored) == set(images)
+    assert all(0 < len(blob) <= keypoints.PER_REFERENCE * 32 and len(blob) % 32 == 0 for blob in stored.values())
+    # the stored keys find a crop's reference, as the keys read from the file do
+    target = load(PHOTOS[2])
+    crop = features_of(
+        target.crop((target.width // 4, target.height // 4, target.width * 3 // 4, target.height * 3 // 4))
+    )
+    sha = next(s for s, paths in images.items() if paths[0] == str(PHOTOS[2]))
+    assert search.candidates(crop)[0][0] == sha
 
-    class Source:
-        def get(self, sha256, paths):
-            calls.append(sha256)
-            return None if "txt" in paths[0] else features_of(load(paths[0]))
+
+def test_keys_made_in_a_worker_equal_those_made_in_process(tmp_path):
+    from provenance import Index
+
+    for jobs in (0, 1):
+        with Index(tmp_path / f"{jobs}.db") as index:
+            index.add([str(FIXTURES / "leak")], jobs=jobs)
+    assert stored_features(tmp_path / "0.db") == stored_features(tmp_path / "1.db") != {}
+
+
+def test_an_index_without_features_gets_them_on_its_next_run(tmp_path):
+    from provenance import Index
+
+    db = tmp_path / "leak.db"
+    with Index(db) as index:
+        index.add([str(FIXTURES / "leak")], jobs=1, keys=False)
+    assert stored_features(db) == {}
+    with Index(db) as index:
+        again = index.add([str(FIXTURES / "leak")], jobs=1)
+        images = dict(index.image_contents())
+    assert again.unchanged == again.seen and again.added == again.updated == 0
+    assert again.keys_added == len(images) and set(stored_features(db)) == set(images)
+    with Index(db) as index:
+        third = index.add([str(FIXTURES / "leak")], jobs=1)
+    assert third.keys_added == 0 and third.unchanged == third.seen  # nothing read a third time
+
+
+def test_without_stored_features_the_search_reads_references_once_and_stores_them(tmp_path):
+    from provenance import Index
 
     with Index(tmp_path / "leak.db") as index:
-        index.add([str(FIXTURES / "leak")], jobs=1)
-        first = KeypointSearch.for_index(index, Source())
-        images = len(calls)
+        index.add([str(FIXTURES / "leak")], jobs=1, keys=False)
+        source = CountingSource()
+        first = KeypointSearch.for_index(index, source)
+        images = len(source.calls)
         assert images == len(list(index.image_contents())) and len(first) == images
-        second = KeypointSearch.for_index(index, Source())
-        assert len(calls) == images  # nothing read again: the descriptors came from the index
-        assert len(second) == len(first)
+        second = KeypointSearch.for_index(index, source)
+        assert len(source.calls) == images  # nothing read again: the descriptors came from the index
         assert np.array_equal(second._descriptors, first._descriptors)
     # a changed setting names other descriptors: they are computed afresh, the old ones stay apart
     with Index(tmp_path / "leak.db") as index, pytest.MonkeyPatch.context() as patch:
         patch.setattr(keypoints, "METHOD", "orb-other")
-        KeypointSearch.for_index(index, Source())
-        assert len(calls) == 2 * images
+        KeypointSearch.for_index(index, source)
+        assert len(source.calls) == 2 * images

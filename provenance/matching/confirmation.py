@@ -4,24 +4,13 @@ The geometry itself is ``geometry.py``; the reference's side is read from its fi
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Callable
 
 from PIL import Image
 
-from ..decode import decode_upright, open_image, pixel_limit, to_rgb
-from ..features import WORK_SIDE, Features, extract, features_of, work_image
+from ..features import Features, features_of, reference_features
 from . import geometry
-
-
-def oriented_image(
-    source: str | bytes, name: str, max_pixels: int, side: int | None = None
-) -> tuple[Image.Image, tuple[int, int]]:
-    """An image decoded upright in RGB, and its full upright size (``decode_upright``)."""
-    with pixel_limit(max_pixels):
-        upright, full = decode_upright(open_image(source, os.path.basename(name), max_pixels), side)
-        return to_rgb(upright), full
 
 
 class ReferenceFeatures:
@@ -40,8 +29,7 @@ class ReferenceFeatures:
         features = None
         for path in paths:
             try:
-                image, full = oriented_image(path, path, self.max_pixels, side=WORK_SIDE)
-                features = extract(work_image(image), full)
+                features = reference_features(path, path, self.max_pixels)
                 break
             except Exception:  # noqa: BLE001 - a missing or damaged reference: try its other paths
                 continue

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from ..captions import Query, apply_embedded
+from ..decode import oriented_image
 from ..errors import ProvenanceError
 from ..features import Features, features_of
 from ..files import read_file
@@ -24,7 +25,7 @@ from ..fingerprint import Fingerprint, FingerprintOptions, fingerprint_file
 from ..index import Index
 from . import evidence as story
 from .candidates import hash_candidates
-from .confirmation import ReferenceFeatures, confirm_candidate, oriented_image
+from .confirmation import ReferenceFeatures, confirm_candidate
 from .geometry import Confirmation
 from .options import MatchOptions
 from .records import Match, QueryResult

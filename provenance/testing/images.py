@@ -21,3 +21,43 @@ def mugshot(subject: Image.Image, wall: Image.Image | None = None) -> Image.Imag
     ImageDraw.Draw(mask).ellipse([0, 0, w, int(h * 1.4)], fill=255)
     backdrop.paste(subject, ((600 - w) // 2, 800 - h), mask)
     return backdrop
+
+
+def generated_scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A distinct picture with no photograph in it, made from ``seed`` alone: a colour gradient, a
+    low-frequency texture, shapes, strokes and words. Distractors for the keypoint search at scale:
+    they give ORB corners and edges to describe, as a photo does, and share no content with one."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    width, height = size
+    low = nrng.integers(0, 256, (height // 32 + 2, width // 32 + 2, 3), dtype=np.uint8)
+    texture = Image.fromarray(low).resize(size, Image.Resampling.BICUBIC)
+    a, b = (tuple(rng.randrange(256) for _ in range(3)) for _ in range(2))
+    gradient = Image.linear_gradient("L").rotate(rng.uniform(0, 360)).resize(size)
+    background = Image.composite(Image.new("RGB", size, a), Image.new("RGB", size, b), gradient)
+    im = Image.blend(background, texture, rng.uniform(0.2, 0.6))
+    draw = ImageDraw.Draw(im)
+    for _ in range(rng.randint(12, 40)):
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        x0, y0 = rng.randrange(width), rng.randrange(height)
+        x1, y1 = x0 + rng.randint(8, width // 3), y0 + rng.randint(8, height // 3)
+        shape = rng.randrange(5)
+        if shape == 0:
+            draw.rectangle([x0, y0, x1, y1], fill=colour)
+        elif shape == 1:
+            draw.ellipse([x0, y0, x1, y1], fill=colour)
+        elif shape == 2:
+            points = [(rng.randrange(width), rng.randrange(height)) for _ in range(rng.randint(3, 6))]
+            draw.polygon(points, fill=colour)
+        elif shape == 3:
+            draw.line([x0, y0, x1, y1], fill=colour, width=rng.randint(1, 6))
+        else:
+            word = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
+            draw.text((x0, y0), word, fill=colour)
+    spread = rng.randint(2, 8)
+    grain = nrng.integers(-spread, spread + 1, (height, width, 3), dtype=np.int16)
+    return Image.fromarray(np.clip(np.asarray(im, dtype=np.int16) + grain, 0, 255).astype(np.uint8))
