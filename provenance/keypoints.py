@@ -3,8 +3,8 @@
 Crops keeping little of the picture, screenshots of a page and collages have global hashes
 unrelated to the reference's; their keypoints still are the reference's. Each reference
 contributes its strongest ORB descriptors; a query's descriptors vote for the references
-holding descriptors within a small Hamming distance. This search is linear in the number of
-references (docs/limits.md), so it runs only when no hash candidate confirmed.
+holding descriptors within a small Hamming distance. Small sets are searched exhaustively,
+larger ones through an inverted file (docs/scale.md); it runs only when no hash candidate confirmed.
 """
 
 from __future__ import annotations
@@ -36,7 +36,11 @@ RATIO = 0.8
 #: names the descriptors stored in the index: a change of detector settings must not reuse old ones
 METHOD = f"orb-{WORK_SIDE}-{FEATURES}-top{PER_REFERENCE}"
 #: inverted lists visited per query descriptor
-NPROBE = 4
+NPROBE = 8
+#: stored descriptors up to which the search is exhaustive (FAISS's flat index); above, an inverted
+#: file (IVF) whose lists are centred on descriptors drawn from the set, the centres themselves
+#: found through a small inverted file (``ivf2``; benchmarks/bench_keypoints.py chose it)
+EXHAUSTIVE_UP_TO = 100_000
 #: fewest votes that make a candidate, and how many candidates are returned
 MIN_VOTES = 6
 
@@ -56,7 +60,7 @@ class KeypointSearch:
         paths: dict[str, list[str]],
         descriptors: np.ndarray,
         owner_of: np.ndarray,
-        structure: str = "flat",
+        structure: str = "auto",
     ) -> None:
         self._owners = owners
         self._paths = paths
@@ -72,6 +76,8 @@ class KeypointSearch:
             return
         import faiss  # loaded by the processes that search, not by every one that imports this module
 
+        if self._structure == "auto":
+            self._structure = "flat" if len(self._descriptors) <= EXHAUSTIVE_UP_TO else "ivf2"
         kind, *params = self._structure.split(":")
         if kind == "flat":
             self._index = faiss.IndexBinaryFlat(256)
@@ -82,13 +88,13 @@ class KeypointSearch:
             graph.hnsw.efSearch = int(params[1]) if len(params) > 1 else 32
             graph.add(self._descriptors)
             self._index = graph
-        elif kind == "ivf":
+        elif kind in ("ivf", "ivf-hnsw", "ivf2"):
             n = len(self._descriptors)
             nlist = int(params[0]) if params and params[0] else _lists_for(n)
             nprobe = int(params[1]) if len(params) > 1 and params[1] else NPROBE
             iterations = int(params[2]) if len(params) > 2 else 0
             rng = np.random.default_rng(0)
-            quantizer: Any = faiss.IndexBinaryFlat(256)
+            quantizer: Any = _quantizer(faiss, kind, nlist, self._descriptors, rng)
             index: Any = faiss.IndexBinaryIVF(quantizer, 256, nlist)
             index.own_fields = True
             quantizer.this.disown()
@@ -111,7 +117,7 @@ class KeypointSearch:
         import faiss
 
         if isinstance(self._index, faiss.IndexBinaryIVF):
-            return f"ivf nlist={self._index.nlist} nprobe={self._index.nprobe}"
+            return f"{self._structure.split(':')[0]} nlist={self._index.nlist} nprobe={self._index.nprobe}"
         return self._structure
 
     def memory(self) -> int:
@@ -121,8 +127,8 @@ class KeypointSearch:
         self.prepare()
         if self._index is None:
             return 0
-        if isinstance(self._index, faiss.IndexBinaryIVF):
-            return int(len(self._descriptors) * (32 + 8) + self._index.nlist * 32)
+        if isinstance(self._index, faiss.IndexBinaryIVF):  # codes and ids, the centres (and their own lists)
+            return int(len(self._descriptors) * (32 + 8) + self._index.nlist * (32 + 8 + 32))
         if isinstance(self._index, faiss.IndexBinaryHNSW):
             return int(len(self._descriptors) * 32 + self._index.hnsw.neighbors.size() * 4)
         return int(self._descriptors.nbytes + self._owner_of.nbytes)
@@ -134,7 +140,7 @@ class KeypointSearch:
 
     @classmethod
     def build_from_descriptors(
-        cls, references: Iterable[tuple[str, list[str], np.ndarray]], structure: str = "flat"
+        cls, references: Iterable[tuple[str, list[str], np.ndarray]], structure: str = "auto"
     ) -> KeypointSearch:
         """From (sha256, paths, ORB descriptors strongest first) of each reference."""
         owners: list[str] = []
@@ -247,6 +253,24 @@ def fingerprint_with_keys(path: str, options: FingerprintOptions) -> tuple[Finge
         return record, reference_keys(reference_features(source, path, options.max_pixels))
     except Exception:  # noqa: BLE001 - the hashes decoded it; a failure here costs the keys, not the record
         return record, b""
+
+
+def _quantizer(faiss: Any, kind: str, nlist: int, descriptors: np.ndarray, rng: np.random.Generator) -> Any:
+    """What finds a descriptor's nearest list centres: all of them compared (``ivf``), a graph
+    (``ivf-hnsw``), or a small inverted file over the centres themselves (``ivf2``)."""
+    if kind == "ivf-hnsw":
+        return faiss.IndexBinaryHNSW(256, 16)
+    if kind == "ivf2":
+        coarse = max(16, int(np.sqrt(nlist)))
+        top: Any = faiss.IndexBinaryFlat(256)
+        top.add(np.ascontiguousarray(descriptors[rng.choice(len(descriptors), size=coarse, replace=False)]))
+        quantizer = faiss.IndexBinaryIVF(top, 256, coarse)
+        quantizer.own_fields = True
+        top.this.disown()
+        quantizer.is_trained = True
+        quantizer.nprobe = 4
+        return quantizer
+    return faiss.IndexBinaryFlat(256)
 
 
 def _lists_for(descriptors: int) -> int:

@@ -134,3 +134,31 @@ def test_without_stored_features_the_search_reads_references_once_and_stores_the
         patch.setattr(keypoints, "METHOD", "orb-other")
         KeypointSearch.for_index(index, source)
         assert len(source.calls) == 2 * images
+
+
+def test_the_inverted_file_finds_what_the_exhaustive_search_finds(monkeypatch):
+    """Crops of the fixture photos among generated distractors: the approximate search (forced by a
+    low threshold) ranks first the reference the exhaustive one (FAISS's flat index) ranks first."""
+    from provenance.features import extract, work_image
+    from provenance.testing.images import generated_scene
+
+    references = [(f"{n:064x}", [str(p)], features_of(load(p))) for n, p in enumerate(PHOTOS)]
+    for seed in range(60):
+        gray = work_image(generated_scene(seed))
+        references.append((f"{1000 + seed:064x}", [], extract(gray, (640, 480))))
+    monkeypatch.setattr(keypoints, "EXHAUSTIVE_UP_TO", 1000)
+    approximate = KeypointSearch.build(references)
+    exhaustive = KeypointSearch.build(references)
+    exhaustive._structure = "flat"
+    approximate.prepare()
+    assert approximate.describe().startswith("ivf2 ")
+    assert exhaustive.describe() == "flat"
+    for n, path in enumerate(PHOTOS):
+        image = load(path)
+        w, h = image.size
+        crop = features_of(image.crop((w // 5, h // 5, w * 4 // 5, h * 4 // 5)))
+        expected = exhaustive.candidates(crop, mirrored=crop.mirrored())
+        found = approximate.candidates(crop, mirrored=crop.mirrored())
+        assert expected and expected[0][0] == f"{n:064x}"
+        assert found and found[0][0] == expected[0][0]
+    assert approximate.memory() < exhaustive.memory() * 1.5  # 40 bytes a descriptor against 36
