@@ -9,15 +9,14 @@ and renamed into place when complete, so a reader never sees half a table.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import hashes as hash_kinds
 from .errors import OutputError, ProvenanceError
+from .output import replaced
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -128,7 +127,7 @@ def export_parquet(index: Index, folder: str) -> int:
         raise OutputError(f"{target}: is a directory")
     columns = schema()
     rows = 0
-    with _partial(target) as partial:
+    with replaced(target) as partial:
         with pq.ParquetWriter(partial, columns, compression="zstd") as writer:
             for batch in _batches(index.records()):
                 writer.write_table(pa.Table.from_pylist(batch, schema=columns))
@@ -147,27 +146,3 @@ def _batches(records: Iterator[Fingerprint]) -> Iterator[list[dict[str, Any]]]:
             batch = []
     if batch:
         yield batch
-
-
-@contextlib.contextmanager
-def _partial(target: str) -> Iterator[str]:
-    """A scratch name beside ``target``, renamed onto it when the block completes, removed otherwise."""
-    try:
-        fd, partial = tempfile.mkstemp(
-            prefix=f".{os.path.basename(target)}.", suffix=".partial", dir=os.path.dirname(target)
-        )
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write there: {exc.strerror or exc}") from exc
-    os.close(fd)
-    try:
-        yield partial
-        os.chmod(partial, 0o644)
-        os.replace(partial, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(partial)
-        raise OutputError(f"{target}: cannot write it: {exc.strerror or exc}") from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(partial)
-        raise

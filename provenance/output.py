@@ -56,14 +56,27 @@ def output(path: str) -> Iterator[IO[str]]:
                 f"{path}: cannot write to {special_kind(os.stat(path).st_mode)}: {exc.strerror or exc}"
             ) from exc
         return
+    with replaced(path) as partial:
+        try:
+            stream = open(partial, "w", encoding="utf-8", errors="backslashreplace", newline="")
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write it: {exc.strerror or exc}") from exc
+        with stream:
+            yield stream
+
+
+@contextlib.contextmanager
+def replaced(path: str) -> Iterator[str]:
+    """A scratch file name beside ``path``, renamed onto ``path`` when the block completes and
+    removed if it fails: for writers that want a file name (pyarrow's Parquet writer) rather than a stream."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, partial = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=folder)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write there: {exc.strerror or exc}") from exc
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as stream:
-            yield stream
+        yield partial
         os.chmod(partial, 0o666 & ~_umask())
         os.replace(partial, path)
     except OSError as exc:
