@@ -89,3 +89,17 @@ def test_an_export_that_cannot_be_written_is_one_line_and_leaves_nothing(tmp_pat
     assert os.listdir(tmp_path / "out") == ["files.parquet"]
     missing = runner.invoke(main, ["export", "--db", str(tmp_path / "none.db"), "--parquet", str(tmp_path / "x")])
     assert missing.exit_code == 2 and not (tmp_path / "x").exists()
+
+
+def test_without_pyarrow_the_export_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    runner = CliRunner()
+    db = tmp_path / "leak.db"
+    runner.invoke(main, ["index", str(FIXTURES / "article"), "--db", str(db), "-q", "-j", "1"])
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # an import of it now fails, as where it is not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    result = runner.invoke(main, ["export", "--db", str(db), "--parquet", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "pip install 'provenance[parquet]'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
