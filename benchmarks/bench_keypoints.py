@@ -127,7 +127,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--exhaustive-up-to", type=int, default=100000, help="skip the flat search above this size")
-    parser.add_argument("--structures", nargs="+", default=["ivf"], help="ivf, hnsw")
+    parser.add_argument(
+        "--structures", nargs="+", default=["ivf2"], help="ivf2[:NLIST[:NPROBE]] (flat runs up to --exhaustive-up-to)"
+    )
     parser.add_argument("--cache", type=Path, help="keep the generated distractors' descriptors here")
     args = parser.parse_args()
     if not CORPUS.is_dir():

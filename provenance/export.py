@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import hashes as hash_kinds
 from .errors import OutputError, ProvenanceError
-from .output import replaced
+from .output import check_output, replaced
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -123,8 +123,7 @@ def export_parquet(index: Index, folder: str) -> int:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{folder}: cannot make the export folder: {exc.strerror or exc}") from exc
-    if os.path.isdir(target):
-        raise OutputError(f"{target}: is a directory")
+    check_output(target)
     columns = schema()
     rows = 0
     with replaced(target) as partial:

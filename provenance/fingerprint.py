@@ -118,14 +118,18 @@ def fingerprint(
 
         fill(record, data, None, name, options)
         return record
-    path = os.fspath(source)
+    file = read_or_record(os.fspath(source), options)
+    return file if isinstance(file, Fingerprint) else fingerprint_file(file, options)
+
+
+def read_or_record(path: str, options: FingerprintOptions) -> FileData | Fingerprint:
+    """The file read once (``files.read_file``), or, when it cannot be read, its error record."""
     try:
-        file = read_file(path, follow_symlinks=options.follow_symlinks, max_in_memory=options.max_in_memory)
+        return read_file(path, follow_symlinks=options.follow_symlinks, max_in_memory=options.max_in_memory)
     except ProvenanceError as exc:
         record = Fingerprint(path=path)
         record.set_error(exc.error_type, str(exc))
         return record
-    return fingerprint_file(file, options)
 
 
 def fingerprint_file(file: FileData, options: FingerprintOptions | None = None) -> Fingerprint:

@@ -14,10 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .errors import ProvenanceError
 from .features import FEATURES, WORK_SIDE, Features, reference_features
-from .files import read_file
-from .fingerprint import Fingerprint, FingerprintOptions, fingerprint_file
+from .fingerprint import Fingerprint, FingerprintOptions, fingerprint_file, read_or_record
 
 if TYPE_CHECKING:
     import faiss
@@ -82,30 +80,19 @@ class KeypointSearch:
         if kind == "flat":
             self._index = faiss.IndexBinaryFlat(256)
             self._index.add(self._descriptors)
-        elif kind == "hnsw":
-            m = int(params[0]) if params else 16
-            graph = faiss.IndexBinaryHNSW(256, m)
-            graph.hnsw.efSearch = int(params[1]) if len(params) > 1 else 32
-            graph.add(self._descriptors)
-            self._index = graph
-        elif kind in ("ivf", "ivf-hnsw", "ivf2"):
+        elif kind == "ivf2":
             n = len(self._descriptors)
             nlist = int(params[0]) if params and params[0] else _lists_for(n)
-            nprobe = int(params[1]) if len(params) > 1 and params[1] else NPROBE
-            iterations = int(params[2]) if len(params) > 2 else 0
             rng = np.random.default_rng(0)
-            quantizer: Any = _quantizer(faiss, kind, nlist, self._descriptors, rng)
+            quantizer = _quantizer(faiss, nlist, self._descriptors, rng)
             index: Any = faiss.IndexBinaryIVF(quantizer, 256, nlist)
             index.own_fields = True
             quantizer.this.disown()
-            if iterations:  # k-means: better lists, but minutes at 10^4 references (benchmarks/bench_keypoints.py)
-                index.cp.niter = iterations
-                sample = self._descriptors[rng.choice(n, size=min(n, 40 * nlist), replace=False)]
-                index.train(np.ascontiguousarray(sample))
-            else:  # the lists' centres are descriptors drawn from the set itself: no training pass
-                quantizer.add(np.ascontiguousarray(self._descriptors[rng.choice(n, size=min(n, nlist), replace=False)]))
-                index.is_trained = True
-            index.nprobe = nprobe
+            # the lists' centres are descriptors drawn from the set itself: no training pass (k-means
+            # gave the same recall and took minutes at 10^4 references: docs/scale.md)
+            quantizer.add(np.ascontiguousarray(self._descriptors[rng.choice(n, size=min(n, nlist), replace=False)]))
+            index.is_trained = True
+            index.nprobe = int(params[1]) if len(params) > 1 and params[1] else NPROBE
             index.add_with_ids(self._descriptors, self._owner_of.astype(np.int64))
             self._index = index
             self._labels_are_owners = True
@@ -117,11 +104,11 @@ class KeypointSearch:
         import faiss
 
         if isinstance(self._index, faiss.IndexBinaryIVF):
-            return f"{self._structure.split(':')[0]} nlist={self._index.nlist} nprobe={self._index.nprobe}"
+            return f"ivf2 nlist={self._index.nlist} nprobe={self._index.nprobe}"
         return self._structure
 
     def memory(self) -> int:
-        """Bytes held by the search structure (descriptors, ids, lists, graph)."""
+        """Bytes held by the search structure (descriptors, ids, list centres)."""
         import faiss
 
         self.prepare()
@@ -129,8 +116,6 @@ class KeypointSearch:
             return 0
         if isinstance(self._index, faiss.IndexBinaryIVF):  # codes and ids, the centres (and their own lists)
             return int(len(self._descriptors) * (32 + 8) + self._index.nlist * (32 + 8 + 32))
-        if isinstance(self._index, faiss.IndexBinaryHNSW):
-            return int(len(self._descriptors) * 32 + self._index.hnsw.neighbors.size() * 4)
         return int(self._descriptors.nbytes + self._owner_of.nbytes)
 
     @classmethod
@@ -239,12 +224,9 @@ def fingerprint_with_keys(path: str, options: FingerprintOptions) -> tuple[Finge
 
     The keys are None for a file that is not an image the fingerprint could decode, and empty for an
     image whose features cannot be made (stored as such, so the next run does not try again)."""
-    try:
-        file = read_file(path, follow_symlinks=options.follow_symlinks, max_in_memory=options.max_in_memory)
-    except ProvenanceError as exc:
-        record = Fingerprint(path=path)
-        record.set_error(exc.error_type, str(exc))
-        return record, None
+    file = read_or_record(path, options)
+    if isinstance(file, Fingerprint):
+        return file, None
     record = fingerprint_file(file, options)
     if record.kind != "image" or record.error or not record.hashes:
         return record, None
@@ -255,22 +237,18 @@ def fingerprint_with_keys(path: str, options: FingerprintOptions) -> tuple[Finge
         return record, b""
 
 
-def _quantizer(faiss: Any, kind: str, nlist: int, descriptors: np.ndarray, rng: np.random.Generator) -> Any:
-    """What finds a descriptor's nearest list centres: all of them compared (``ivf``), a graph
-    (``ivf-hnsw``), or a small inverted file over the centres themselves (``ivf2``)."""
-    if kind == "ivf-hnsw":
-        return faiss.IndexBinaryHNSW(256, 16)
-    if kind == "ivf2":
-        coarse = max(16, int(np.sqrt(nlist)))
-        top: Any = faiss.IndexBinaryFlat(256)
-        top.add(np.ascontiguousarray(descriptors[rng.choice(len(descriptors), size=coarse, replace=False)]))
-        quantizer = faiss.IndexBinaryIVF(top, 256, coarse)
-        quantizer.own_fields = True
-        top.this.disown()
-        quantizer.is_trained = True
-        quantizer.nprobe = 4
-        return quantizer
-    return faiss.IndexBinaryFlat(256)
+def _quantizer(faiss: Any, nlist: int, descriptors: np.ndarray, rng: np.random.Generator) -> Any:
+    """What finds a descriptor's nearest list centres: a small inverted file over the centres
+    themselves, so a query descriptor is compared with a few hundred centres, not all of them."""
+    coarse = max(16, int(np.sqrt(nlist)))
+    top: Any = faiss.IndexBinaryFlat(256)
+    top.add(np.ascontiguousarray(descriptors[rng.choice(len(descriptors), size=coarse, replace=False)]))
+    quantizer = faiss.IndexBinaryIVF(top, 256, coarse)
+    quantizer.own_fields = True
+    top.this.disown()
+    quantizer.is_trained = True
+    quantizer.nprobe = 4
+    return quantizer
 
 
 def _lists_for(descriptors: int) -> int:

@@ -69,7 +69,9 @@ def fingerprint_many(
     limit); ``jobs=N`` uses up to N worker processes. ``WalkError`` items (directories that
     could not be listed) become error records in their place.
     """
-    results = _fingerprint(paths, False, jobs, options, timeout, worker_command, debug)
+    results = fingerprint_many_with_keys(
+        paths, jobs=jobs, options=options, timeout=timeout, worker_command=worker_command, debug=debug, keys=False
+    )
     try:
         for record, _ in results:
             yield record
@@ -90,18 +92,6 @@ def fingerprint_many_with_keys(
     """As ``fingerprint_many``, each record with its keypoint search keys (``keypoints.fingerprint_with_keys``),
     made by the same worker from the same read of the file; None for a file that is not a decodable
     image, and for every file when ``keys`` is false."""
-    yield from _fingerprint(paths, keys, jobs, options, timeout, worker_command, debug)
-
-
-def _fingerprint(
-    paths: Iterable[str | os.PathLike[str] | WalkError],
-    keys: bool,
-    jobs: int,
-    options: FingerprintOptions | None,
-    timeout: float | None,
-    worker_command: Sequence[str],
-    debug: bool,
-) -> Generator[tuple[Fingerprint, bytes | None], None, None]:
     options = options or FingerprintOptions()
     if jobs <= 0:
         for item in paths:
