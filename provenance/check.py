@@ -13,20 +13,23 @@ import fnmatch
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import runinfo
 from .captions import Query, gather_queries
 from .dedup import dedup
 from .defaults import DEFAULT_TIMEOUT
 from .errors import ExitCode
-from .files import WalkError
+from .files import WalkError, absolute, folder_of, is_folder
 from .index import Index
 from .indexer import AddSummary
 from .matching.batch import iter_match, query_hash_inputs, query_inputs
 from .matching.records import VERDICTS, QueryResult
 from .policy import Policy
 from .rules import FileFacts, evaluate
+
+if TYPE_CHECKING:
+    from .cluster import Scheduler
 
 SCHEMA = "provenance/check-1"
 
@@ -112,16 +115,16 @@ def ignored(relative: str, patterns: list[str]) -> bool:
 def split_ignored(queries: Iterable[Query], roots: Iterable[str], policy: Policy) -> tuple[list[Query], list[str]]:
     """(queries to check, paths the policy leaves out); a path is matched relative to the folder it was
     found in (a given folder, or the folder of the page or manifest that listed it)."""
-    given = [os.path.abspath(r) if os.path.isdir(r) else os.path.dirname(os.path.abspath(r)) for r in roots]
+    given = [absolute(r) if is_folder(r) else folder_of(absolute(r)) for r in roots]
     checked: list[Query] = []
     left_out: list[str] = []
     for query in queries:
-        path = os.path.abspath(query.path) if query.path else ""
+        path = absolute(query.path) if query.path else ""
         if query.listed_in:
             root = os.path.dirname(os.path.abspath(query.listed_in))
         else:
             inside = [r for r in given if path == r or path.startswith(r.rstrip(os.sep) + os.sep)]
-            root = max(inside, key=len) if inside else os.path.dirname(path)
+            root = max(inside, key=len) if inside else folder_of(path)
         relative = os.path.relpath(path, root) if path else query.path
         (left_out.append(query.path) if query.path and ignored(relative, policy.ignore) else checked.append(query))
     return checked, left_out
@@ -141,6 +144,7 @@ def check(
     progress: Callable[[QueryResult], None] | None = None,
     against: str | None = None,
     debug: bool = False,
+    scheduler: Scheduler | None = None,
 ) -> CheckReport:
     """Check the files under ``paths`` and the queries of ``listings`` (saved pages and manifests,
     as ``captions.gather_queries`` takes them) against ``index`` by ``policy``.
@@ -163,6 +167,7 @@ def check(
         progress=progress,
         against=against,
         debug=debug,
+        scheduler=scheduler,
     )
     if update_index:
         with index_update(index, report):
@@ -182,6 +187,7 @@ def check_queries(
     progress: Callable[[QueryResult], None] | None = None,
     against: str | None = None,
     debug: bool = False,
+    scheduler: Scheduler | None = None,
 ) -> CheckReport:
     """Check queries already gathered; ``roots`` are the folders and files the user named."""
     policy = policy or Policy()
@@ -193,7 +199,7 @@ def check_queries(
     options = dataclasses.replace(policy.match, max_pixels=index.options.max_pixels)
     index_facts = runinfo.index_facts(index, against)  # before any update: what the drop was checked against
     results = []
-    for result in iter_match(to_check, index, options, jobs=jobs, timeout=timeout, debug=debug):
+    for result in iter_match(to_check, index, options, jobs=jobs, timeout=timeout, debug=debug, scheduler=scheduler):
         results.append(result)
         if progress:
             progress(result)

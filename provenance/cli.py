@@ -144,12 +144,36 @@ db_option = click.option(
 )
 
 
+class InputPath(click.Path):
+    """A file or folder that must exist, or an fsspec URL (``s3://bucket/leak/``), checked when it is read."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from .files import is_url
+
+        if isinstance(value, str) and is_url(value):
+            return value
+        return super().convert(value, param, ctx)
+
+
+INPUT = InputPath(exists=True, path_type=str)
+
+
 def walk_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--follow-symlinks`` and ``--all``: how folders are walked."""
     return _options(
         click.option("--follow-symlinks", is_flag=True, help="Follow symlinks met while walking folders."),
         click.option("--all", "include_hidden", is_flag=True, help="Include hidden files and directories."),
     )(command)
+
+
+scheduler_option = click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    envvar="PROVENANCE_SCHEDULER",
+    default=None,
+    help="Send the per-file work to the Dask cluster of this scheduler (tcp://HOST:8786) instead of "
+    "local workers; its workers must see the same paths [env: PROVENANCE_SCHEDULER].",
+)
 
 
 def reading_options(what: str) -> Decorator:
@@ -208,7 +232,7 @@ def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
         )
         for s in QUERY_SOURCES.values()
     ]
-    return _options(click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=str)), *sources)(command)
+    return _options(click.argument("paths", nargs=-1, type=INPUT), *sources)(command)
 
 
 def _listings(options: dict[str, Any]) -> dict[str, tuple[str, ...]]:
@@ -235,6 +259,23 @@ def _jobs(jobs: int | None) -> int:
     from .workers import default_jobs
 
     return default_jobs() if jobs is None else jobs
+
+
+@contextlib.contextmanager
+def _cluster(scheduler: str | None, jobs: int | None) -> Iterator[Any]:
+    """The Dask client for ``--scheduler`` (connected before any work; one line and exit 2 when it cannot be)."""
+    if scheduler is None:
+        yield None
+        return
+    if jobs is not None:
+        raise click.UsageError("--jobs and --scheduler: the cluster's workers do the work; give one of them")
+    from .cluster import connect
+
+    client, _ = connect(scheduler)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _report_targets(outputs: tuple[str, ...], fmt: str | None) -> list[tuple[str, str]]:
@@ -283,7 +324,7 @@ def _record_format_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @main.command("fingerprint")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
+@click.argument("paths", nargs=-1, required=True, type=INPUT)
 @click.option(
     "-o",
     "--output",
@@ -294,6 +335,7 @@ def _record_format_option(command: Callable[..., Any]) -> Callable[..., Any]:
 @_record_format_option
 @click.option("--details", is_flag=True, help="Add `exif`: every EXIF tag, MakerNotes included.")
 @reading_options("the files")
+@scheduler_option
 @click.option(
     "--exact-hashes",
     is_flag=True,
@@ -317,6 +359,7 @@ def fingerprint_command(
     timeout: float,
     follow_symlinks: bool,
     include_hidden: bool,
+    scheduler: str | None,
     exact_hashes: bool,
     max_pixels: int,
     quiet: bool,
@@ -346,10 +389,19 @@ def fingerprint_command(
     stats = WalkStats()
     count = failed = 0
     click.get_current_context().meta["provenance.interrupted"] = "; no output written"
-    with open_output(output) as stream, _progress(_count_files(paths, quiet, **walk), quiet) as bar:
+    with (
+        _cluster(scheduler, jobs) as client,
+        open_output(output) as stream,
+        _progress(_count_files(paths, quiet, **walk), quiet) as bar,
+    ):
         writer = writer_for(fmt, stream)
         for record in fingerprint_many(
-            iter_files(paths, stats=stats, **walk), jobs=_jobs(jobs), options=options, timeout=timeout, debug=debug
+            iter_files(paths, stats=stats, **walk),
+            jobs=_jobs(jobs),
+            options=options,
+            timeout=timeout,
+            debug=debug,
+            scheduler=client,
         ):
             writer.write(record.to_dict())
             count += 1
@@ -370,7 +422,7 @@ def fingerprint_command(
 
 
 @main.command("index")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=str))
+@click.argument("paths", nargs=-1, type=INPUT)
 @db_option
 @click.option("--prune", is_flag=True, help="Forget indexed files that no longer exist (missing roots are kept).")
 @click.option(
@@ -387,6 +439,7 @@ def fingerprint_command(
     help="Store digests and hashes only, not the keypoint features `match` searches for hard cases.",
 )
 @reading_options("the files")
+@scheduler_option
 @click.option(
     "--details", is_flag=True, default=None, help="Store every EXIF tag too (fixed when the index is created)."
 )
@@ -422,6 +475,7 @@ def index_command(
     timeout: float,
     follow_symlinks: bool,
     include_hidden: bool,
+    scheduler: str | None,
     details: bool | None,
     exact_hashes: bool | None,
     max_pixels: int | None,
@@ -465,7 +519,7 @@ def index_command(
         if paths:
             walk: dict[str, Any] = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
             click.get_current_context().meta["provenance.interrupted"] = "; what was committed is kept, rerun to finish"
-            with _progress(_count_files(paths, quiet, **walk), quiet) as bar:
+            with _cluster(scheduler, jobs) as client, _progress(_count_files(paths, quiet, **walk), quiet) as bar:
                 summary = index.add(
                     paths,
                     jobs=jobs,
@@ -475,6 +529,7 @@ def index_command(
                     progress=lambda _path, _status: bar.update(1),
                     debug=debug,
                     keys=not no_features,
+                    scheduler=client,
                     **walk,
                 )
         if prune:
@@ -601,7 +656,7 @@ def _dedup_settings(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @main.command("dedup")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=str))
+@click.argument("paths", nargs=-1, type=INPUT)
 @click.option(
     "--db",
     "db",
@@ -708,12 +763,13 @@ def _gather(
     "--against",
     required=True,
     envvar="PROVENANCE_DB",
-    type=click.Path(exists=True, path_type=str),
-    help="The references: an index file, or a folder (indexed on the fly) [env: PROVENANCE_DB].",
+    type=INPUT,
+    help="The references: an index file, or a folder or folder URL (indexed on the fly) [env: PROVENANCE_DB].",
 )
 @report_options("match", "one row per query")
 @_match_settings
 @reading_options("the queries (and a reference folder)")
+@scheduler_option
 @quiet_option
 @debug_option
 def match_command(
@@ -727,6 +783,7 @@ def match_command(
     timeout: float,
     follow_symlinks: bool,
     include_hidden: bool,
+    scheduler: str | None,
     quiet: bool,
     debug: bool,
     **sources: Any,
@@ -745,16 +802,20 @@ def match_command(
         provenance match fixtures/article --against leak.db -o report.json
         provenance match --manifest captions.csv --against leak.db -f csv
     """
+    from .files import is_folder
     from .matching import MatchOptions, match, open_references
 
     gathered = _gather(paths, _listings(sources), follow_symlinks, include_hidden)
     targets = _report_targets(outputs, fmt)
     options = MatchOptions(max_candidates=max_candidates, keypoint_search=not no_keypoint_search)
-    indexing = _progress(None, quiet or not os.path.isdir(against))
+    indexing = _progress(None, quiet or not is_folder(against))
     indexing.set_description("indexing references")
     with (
+        _cluster(scheduler, jobs) as client,
         indexing,
-        open_references(against, jobs=jobs, debug=debug, progress=lambda _path, _status: indexing.update(1)) as index,
+        open_references(
+            against, jobs=jobs, debug=debug, progress=lambda _path, _status: indexing.update(1), scheduler=client
+        ) as index,
     ):
         indexing.close()
         with _progress(len(gathered.queries), quiet) as bar:
@@ -767,6 +828,7 @@ def match_command(
                 progress=lambda _result: bar.update(1),
                 against=against,
                 debug=debug,
+                scheduler=client,
             ).to_dict()
     _write_reports("match", report, targets, quiet)
     if not quiet:
@@ -845,6 +907,7 @@ def report_command(saved: str, fmt: str | None, outputs: tuple[str, ...], quiet:
 )
 @report_options("check", "one row per file")
 @reading_options("the files")
+@scheduler_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary (violations are still listed).")
 @debug_option
 def check_command(
@@ -860,6 +923,7 @@ def check_command(
     timeout: float,
     follow_symlinks: bool,
     include_hidden: bool,
+    scheduler: str | None,
     quiet: bool,
     debug: bool,
     **sources: Any,
@@ -901,7 +965,7 @@ def check_command(
         raise click.UsageError(f"the index {printable(against)} does not exist (give --update-index to start one)")
     gathered = _gather(paths, _listings(sources), follow_symlinks, include_hidden)
     with Index(against, create=update_index, writable=update_index) as index:
-        with _progress(None, quiet) as bar:
+        with _cluster(scheduler, jobs) as client, _progress(None, quiet) as bar:
             report = check_queries(
                 gathered.queries,
                 index,
@@ -913,6 +977,7 @@ def check_command(
                 progress=lambda _result: bar.update(1),
                 against=against,
                 debug=debug,
+                scheduler=client,
             )
         # the index takes the drop only once every output is written (and the policy held)
         with index_update(index, report) if update_index else contextlib.nullcontext():

@@ -106,6 +106,12 @@ class ReportError(ProvenanceError):
     error_type = "ReportError"
 
 
+class ClusterError(ProvenanceError):
+    """A Dask cluster that cannot be used: not installed, the scheduler unreachable, the connection lost."""
+
+    error_type = "ClusterError"
+
+
 class OutputError(ProvenanceError):
     """An output file that cannot be written (a missing folder, a directory, no permission)."""
 

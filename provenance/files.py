@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,61 @@ from .defaults import DEFAULT_MAX_IN_MEMORY
 from .errors import UnreadableFile
 
 _CHUNK = 8 * 1024 * 1024
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(path: str) -> bool:
+    """Whether ``path`` is a URL (``s3://…``, ``file:///…``) rather than a local path."""
+    return bool(_URL.match(path))
+
+
+def absolute(path: str) -> str:
+    """``path`` made absolute; a URL in fsspec's spelling of it."""
+    if is_url(path):
+        from .storage import normalized
+
+        return normalized(path)
+    return os.path.abspath(path)
+
+
+def is_folder(path: str) -> bool:
+    """Whether ``path`` (or a URL) names a folder."""
+    if is_url(path):
+        from .storage import is_dir
+
+        return is_dir(path)
+    return os.path.isdir(path)
+
+
+def folder_of(path: str) -> str:
+    """The folder holding ``path`` (or a URL)."""
+    if is_url(path):
+        from .storage import parent
+
+        return parent(path)
+    return os.path.dirname(path)
+
+
+def size_and_mtime(path: str) -> tuple[int | None, int | None]:
+    """(size, mtime in ns) of ``path`` (or a URL), following symlinks; None for what cannot be known."""
+    if is_url(path):
+        from .storage import stat as url_stat
+
+        return url_stat(path)
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None, None
+    return st.st_size, st.st_mtime_ns
+
+
+def lexists(path: str) -> bool:
+    """Whether ``path`` (or a URL) names something, a dangling symlink included."""
+    if is_url(path):
+        from .storage import exists
+
+        return exists(path)
+    return os.path.lexists(path)
 
 
 @dataclass
@@ -47,11 +103,20 @@ def iter_files(
     include_hidden: bool = False,
     stats: WalkStats | None = None,
 ) -> Iterator[str | WalkError]:
-    """Yield the files under ``inputs`` (files given directly are yielded as they are)."""
+    """Yield the files under ``inputs`` (files given directly are yielded as they are); fsspec URLs
+    (``s3://bucket/leak/``) are listed through fsspec (``storage.py``)."""
     stats = stats if stats is not None else WalkStats()
     for item in inputs:
         path = os.fspath(item)
-        if os.path.isdir(path):
+        if is_url(path):
+            from .storage import iter_url_files
+
+            try:
+                yield from iter_url_files(path, include_hidden=include_hidden, stats=stats)
+            except UnreadableFile as exc:
+                stats.unlistable.append(path)
+                yield WalkError(path, str(exc))
+        elif os.path.isdir(path):
             ancestors = {_dir_key(path)}
             yield from _walk(path, follow_symlinks, include_hidden, stats, ancestors)
         else:
@@ -111,7 +176,7 @@ class FileData:
 
     path: str
     size: int
-    mtime: str
+    mtime: str | None
     data: bytes | None
     #: digests computed while streaming a file too large to hold in memory
     streamed_digests: dict[str, str] | None = None
@@ -125,8 +190,14 @@ def mtime_iso(st_mtime_ns: int) -> str:
 
 
 def read_file(path: str, *, follow_symlinks: bool = True, max_in_memory: int = DEFAULT_MAX_IN_MEMORY) -> FileData:
-    """Read ``path`` once; raise ``UnreadableFile`` for anything that is not a readable regular file."""
+    """Read ``path`` (or an fsspec URL) once; raise ``UnreadableFile`` for anything that is not a
+    readable regular file."""
     from .digests import StreamingDigests
+
+    if is_url(path):
+        from .storage import read_url
+
+        return read_url(path, max_in_memory=max_in_memory)
 
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     if not follow_symlinks:

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from . import hashes as hash_kinds
 from .defaults import DEFAULT_TIMEOUT
 from .errors import IndexMismatch
-from .files import WalkError, iter_files
+from .files import WalkError, absolute, folder_of, is_folder, iter_files, lexists, size_and_mtime
 from .fingerprint import Fingerprint
 from .workers import default_jobs, fingerprint_many_with_keys
 
 if TYPE_CHECKING:
+    from .cluster import Scheduler
     from .index import Index
 
 #: called once per file walked, with its path and what happened: unchanged, added, updated, failed
@@ -122,21 +123,23 @@ def add(
     batch_seconds: float = 2.0,
     debug: bool = False,
     keys: bool = True,
+    scheduler: Scheduler | None = None,
 ) -> AddSummary:
     """Fingerprint new and changed files under ``paths`` and store them; unchanged files are skipped.
 
     With ``keys`` (the default), each image's keypoint search keys are made by the same worker from
     the same read of the file and stored beside its record, so no query has to read references;
     an unchanged image whose content has no keys yet (an index made before keys, or with
-    ``keys=False``) is read once more to make them. Files that failed before are not retried
-    unless ``retry_errors``. Work is committed every ``batch_size`` files or ``batch_seconds``; an
-    interrupted run keeps every committed batch.
+    ``keys=False``) is read once more to make them. With a ``scheduler`` (``cluster.py``), the
+    files are fingerprinted by that Dask cluster's workers and stored here, by this process.
+    Files that failed before are not retried unless ``retry_errors``. Work is committed every
+    ``batch_size`` files or ``batch_seconds``; an interrupted run keeps every committed batch.
     """
     store = index.store
-    inputs = [os.path.abspath(os.fspath(p)) for p in paths]
+    inputs = [absolute(os.fspath(p)) for p in paths]
     store.begin()
     for item in inputs:
-        _ensure_root(index, item if os.path.isdir(item) else os.path.dirname(item))
+        _ensure_root(index, item if is_folder(item) else folder_of(item))
     index.commit()
 
     roots = store.roots()
@@ -158,17 +161,12 @@ def add(
             located = root_for(item, roots)
             assert located is not None  # every input's folder was made a root above
             root_id, rel = located
-            size: int | None
-            mtime_ns: int | None
-            try:
-                st = os.stat(item)
-                size, mtime_ns = st.st_size, st.st_mtime_ns
-            except OSError:
-                size = mtime_ns = None
+            size, mtime_ns = size_and_mtime(item)
             row = store.get_file(root_id, rel)
             if (
                 row is not None
                 and size is not None
+                and mtime_ns is not None  # an object store that gives no time: read it again
                 and row.size == size
                 and row.mtime_ns == mtime_ns
                 and not (retry_errors and row.error_type)
@@ -193,6 +191,7 @@ def add(
         timeout=timeout,
         debug=debug,
         keys=keys,
+        scheduler=scheduler,
     )
     in_batch = 0
     started = time.monotonic()
@@ -253,19 +252,18 @@ def add_records(index: Index, records: Iterable[Fingerprint | Mapping[str, Any]]
     try:
         for item in records:
             record = item.to_dict() if isinstance(item, Fingerprint) else dict(item)
-            path = os.path.abspath(str(record["path"]))
+            path = absolute(str(record["path"]))
             summary.seen += 1
-            try:
-                st = os.stat(path)
-            except OSError:
+            size, mtime_ns = size_and_mtime(path)
+            if size is None:
                 continue
-            if record.get("size") is not None and st.st_size != record["size"]:
+            if record.get("size") is not None and size != record["size"]:
                 continue
-            _ensure_root(index, os.path.dirname(path))
+            _ensure_root(index, folder_of(path))
             located = root_for(path, store.roots())
             assert located is not None  # its folder was made a root above
             known = store.get_file(*located) is not None
-            store.put(located[0], located[1], st.st_mtime_ns, {**record, "path": path}, hash_fields)
+            store.put(located[0], located[1], mtime_ns, {**record, "path": path}, hash_fields)
             summary.updated += known
             summary.added += not known
             if record.get("error"):
@@ -286,13 +284,13 @@ def prune(index: Index) -> PruneSummary:
     store = index.store
     summary = PruneSummary()
     roots = store.roots()
-    present = {rid for rid, root in roots.items() if os.path.isdir(root)}
+    present = {rid for rid, root in roots.items() if is_folder(root)}
     summary.missing_roots = [root for rid, root in roots.items() if rid not in present]
     gone: list[int] = []
     for row in store.iter_file_rows():
         if row.root_id in present:
             full = os.path.join(roots[row.root_id], row.path)
-            if not os.path.lexists(full):
+            if not lexists(full):
                 gone.append(row.id)
                 summary.removed.append(full)
     store.begin()

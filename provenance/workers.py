@@ -23,12 +23,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .defaults import DEFAULT_TIMEOUT
 from .errors import FingerprintTimeout, WorkerCrashed
 from .files import WalkError
 from .fingerprint import Fingerprint, FingerprintOptions, fingerprint
+
+if TYPE_CHECKING:
+    from .cluster import DaskPool, Scheduler
 
 WORKER_COMMAND = (sys.executable, "-m", "provenance.worker")
 
@@ -62,15 +65,25 @@ def fingerprint_many(
     timeout: float | None = DEFAULT_TIMEOUT,
     worker_command: Sequence[str] = WORKER_COMMAND,
     debug: bool = False,
+    scheduler: Scheduler | None = None,
 ) -> Generator[Fingerprint, None, None]:
     """Yield one ``Fingerprint`` per path, in input order.
 
     ``jobs=0`` works in this process (no isolation from crashing decoders, no time
-    limit); ``jobs=N`` uses up to N worker processes. ``WalkError`` items (directories that
-    could not be listed) become error records in their place.
+    limit); ``jobs=N`` uses up to N worker processes; a ``scheduler`` (a Dask scheduler's
+    address, or a ``distributed.Client``) sends the files to that cluster's workers instead
+    (``cluster.py``). ``WalkError`` items (directories that could not be listed) become error
+    records in their place.
     """
     results = fingerprint_many_with_keys(
-        paths, jobs=jobs, options=options, timeout=timeout, worker_command=worker_command, debug=debug, keys=False
+        paths,
+        jobs=jobs,
+        options=options,
+        timeout=timeout,
+        worker_command=worker_command,
+        debug=debug,
+        keys=False,
+        scheduler=scheduler,
     )
     try:
         for record, _ in results:
@@ -88,12 +101,13 @@ def fingerprint_many_with_keys(
     worker_command: Sequence[str] = WORKER_COMMAND,
     debug: bool = False,
     keys: bool = True,
+    scheduler: Scheduler | None = None,
 ) -> Generator[tuple[Fingerprint, bytes | None], None, None]:
     """As ``fingerprint_many``, each record with its keypoint search keys (``keypoints.fingerprint_with_keys``),
     made by the same worker from the same read of the file; None for a file that is not a decodable
     image, and for every file when ``keys`` is false."""
     options = options or FingerprintOptions()
-    if jobs <= 0:
+    if jobs <= 0 and scheduler is None:
         for item in paths:
             if isinstance(item, WalkError):
                 yield walk_error_record(item), None
@@ -115,7 +129,7 @@ def fingerprint_many_with_keys(
     def failed(payload: dict[str, Any], error_type: str, message: str) -> dict[str, Any]:
         return {"record": fingerprint_error_record(payload["path"], error_type, message).to_dict()}
 
-    pool = WorkerPool(
+    pool = open_pool(
         "fingerprint",
         {"options": options.to_dict(), "keys": keys},
         jobs,
@@ -123,6 +137,7 @@ def fingerprint_many_with_keys(
         timeout=timeout,
         worker_command=worker_command,
         debug=debug,
+        scheduler=scheduler,
     )
     with pool:
         for reply in pool.map(payloads()):
@@ -183,6 +198,26 @@ def fingerprint_error_record(path: str, error_type: str, message: str) -> Finger
     record.name_digest = name_digest(path, values)
     record.kind = "image" if looks_like_image(path, head) else "other"
     return record
+
+
+def open_pool(
+    task: str,
+    config: dict[str, Any],
+    jobs: int,
+    *,
+    failed: FailureReply,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    worker_command: Sequence[str] = WORKER_COMMAND,
+    debug: bool = False,
+    scheduler: Scheduler | None = None,
+) -> WorkerPool | DaskPool:
+    """Workers for ``task``: ``jobs`` local processes, or, given a ``scheduler``, a Dask cluster's."""
+    if scheduler is not None:
+        from .cluster import DaskPool
+
+        command = None if tuple(worker_command) == WORKER_COMMAND else worker_command
+        return DaskPool(task, config, scheduler, failed=failed, timeout=timeout, debug=debug, worker_command=command)
+    return WorkerPool(task, config, jobs, failed=failed, timeout=timeout, worker_command=worker_command, debug=debug)
 
 
 # -- the pool --------------------------------------------------------------------------------------

@@ -13,17 +13,21 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import runinfo
 from ..captions import Query
 from ..defaults import DEFAULT_TIMEOUT
+from ..files import is_folder
 from ..fingerprint import Fingerprint
 from ..index import Index
-from ..workers import WORKER_COMMAND, WorkerPool, fingerprint_error_record
+from ..workers import WORKER_COMMAND, fingerprint_error_record, open_pool
 from .matcher import Matcher
 from .options import MatchOptions
 from .records import MatchReport, QueryResult
+
+if TYPE_CHECKING:
+    from ..cluster import Scheduler
 
 
 def iter_match(
@@ -35,15 +39,17 @@ def iter_match(
     timeout: float | None = DEFAULT_TIMEOUT,
     debug: bool = False,
     worker_command: Sequence[str] = WORKER_COMMAND,
+    scheduler: Scheduler | None = None,
 ) -> Iterator[QueryResult]:
     """Match queries in order, yielding each result as soon as it is known.
 
     ``jobs`` worker processes match the queries (``jobs=0``: in this process, with no isolation
-    from crashing decoders and no time limit).
+    from crashing decoders and no time limit); with a ``scheduler``, the workers of that Dask
+    cluster do (``cluster.py``), each opening the index at the same path, read-only.
     """
     options = options or MatchOptions()
     matcher = Matcher(index, options)
-    if jobs <= 0:
+    if jobs <= 0 and scheduler is None:
         for query in queries:
             yield matcher.match_query(query)
         return
@@ -61,8 +67,15 @@ def iter_match(
         return {"result": result.to_dict(), "record": record.to_dict()}
 
     config = {"index": os.path.abspath(index.path), "options": options.to_dict()}
-    with WorkerPool(
-        "match", config, jobs, failed=failed, timeout=timeout, debug=debug, worker_command=worker_command
+    with open_pool(
+        "match",
+        config,
+        jobs,
+        failed=failed,
+        timeout=timeout,
+        debug=debug,
+        worker_command=worker_command,
+        scheduler=scheduler,
     ) as pool:
         for number, reply in enumerate(pool.map(payloads())):
             by_payload.pop(number, None)  # replies come in input order
@@ -81,6 +94,7 @@ def match(
     against: str | None = None,
     debug: bool = False,
     worker_command: Sequence[str] = WORKER_COMMAND,
+    scheduler: Scheduler | None = None,
 ) -> MatchReport:
     """Match every query against ``index`` (see ``iter_match``); ``progress`` is called after each one.
 
@@ -90,7 +104,14 @@ def match(
     started = runinfo.now()
     results = []
     for result in iter_match(
-        queries, index, options, jobs=jobs, timeout=timeout, debug=debug, worker_command=worker_command
+        queries,
+        index,
+        options,
+        jobs=jobs,
+        timeout=timeout,
+        debug=debug,
+        worker_command=worker_command,
+        scheduler=scheduler,
     ):
         results.append(result)
         if progress:
@@ -135,15 +156,20 @@ def query_inputs(results: list[QueryResult], role: str = "query") -> list[dict[s
 
 @contextlib.contextmanager
 def open_references(
-    against: str, *, jobs: int | None = None, progress: Callable[[str, str], None] | None = None, debug: bool = False
+    against: str,
+    *,
+    jobs: int | None = None,
+    progress: Callable[[str, str], None] | None = None,
+    debug: bool = False,
+    scheduler: Scheduler | None = None,
 ) -> Iterator[Index]:
     """The reference index: ``against`` itself (read-only) when it is an index file, else a temporary
-    index of that folder."""
-    if not os.path.isdir(against):
+    index of that folder (fingerprinted by the ``scheduler``'s cluster when one is given)."""
+    if not is_folder(against):
         with Index(against, create=False, writable=False) as index:
             yield index
         return
     with tempfile.TemporaryDirectory(prefix="provenance-refs-") as scratch:
         with Index(os.path.join(scratch, "references.db")) as index:
-            index.add([against], jobs=jobs, progress=progress, debug=debug)
+            index.add([against], jobs=jobs, progress=progress, debug=debug, scheduler=scheduler)
             yield index

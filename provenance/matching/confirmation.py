@@ -10,6 +10,7 @@ from collections.abc import Callable
 from PIL import Image
 
 from ..features import Features, features_of, reference_features
+from ..files import is_url, read_file
 from . import geometry
 
 
@@ -29,7 +30,13 @@ class ReferenceFeatures:
         features = None
         for path in paths:
             try:
-                features = reference_features(path, path, self.max_pixels)
+                source: str | bytes = path
+                if is_url(path):  # object storage: fetched whole through fsspec, then decoded
+                    data = read_file(path).data
+                    if data is None:
+                        continue
+                    source = data
+                features = reference_features(source, path, self.max_pixels)
                 break
             except Exception:  # noqa: BLE001 - a missing or damaged reference: try its other paths
                 continue
