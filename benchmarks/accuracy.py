@@ -1,6 +1,7 @@
 """Matching accuracy: recall per transform and false matches, against plain imagehash in the same run.
 
     python benchmarks/accuracy.py [--references 30] [--distractors 20] [--seed 1] [--json out.json]
+    python benchmarks/accuracy.py --generated 300 --structures flat ivf2   # the hard-case search compared
 
 Real photos from ../shared/corpus are split into references (indexed) and distractors
 (never indexed). Every reference goes through every transform of ``transforms.py``; each
@@ -12,6 +13,11 @@ pairs and the corpus's two documented traps.
 
 The baseline is what a user writes with imagehash alone: the reference with the smallest
 pHash distance to the query, claimed when that distance is at most 10.
+
+``--generated N`` adds N generated scenes (``provenance.testing.images.generated_scene``) to the
+references, as distractor references a large set holds; ``--structures`` runs every query through
+one matcher per keypoint search structure (``flat``: exhaustive; ``ivf2``: the inverted file; ``auto``:
+what ``match`` picks), in the same run, and prints their recall side by side.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from provenance import Index
 from provenance.captions import Query
 from provenance.decode import register_formats
 from provenance.matching import Matcher, MatchOptions
-from provenance.testing.images import mugshot
+from provenance.testing.images import generated_scene, mugshot
 from provenance.testing.transforms import BYTE_TRANSFORMS, TRANSFORMS, collage, encode
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -120,6 +126,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", nargs="*", help="run only these transforms")
     parser.add_argument("--json", help="write every outcome to this file")
+    parser.add_argument("--generated", type=int, default=0, help="generated scenes added to the references")
+    parser.add_argument("--structures", nargs="+", default=["auto"], help="keypoint search structures to compare")
     args = parser.parse_args()
     if not CORPUS.is_dir():
         sys.exit(f"accuracy: {CORPUS} is missing; this benchmark needs ../shared/corpus")
@@ -179,35 +187,43 @@ def main() -> None:
             references[name] = load(CORPUS / ref)
             second_frames.append((name, (CORPUS / query).read_bytes(), Path(query).name))
 
+    for n in range(args.generated):  # distractor references: in the index, never a query's source
+        (refs_dir / f"generated-{n:05d}.jpg").write_bytes(encode(generated_scene(n, (800, 600)), quality=90))
+
     t0 = time.perf_counter()
     index = Index(work / "references.db")
     index.add([str(refs_dir)], jobs=2)
     index_seconds = time.perf_counter() - t0
     name_of_sha = {r.sha256: os.path.basename(r.path or "") for r in index.records()}
-    matcher = Matcher(index, MatchOptions())
+    matchers = {s: Matcher(index, MatchOptions(), keypoint_structure=s) for s in args.structures}
     baseline = Baseline(references)
     transforms = {k: v for k, v in TRANSFORMS.items() if not args.only or k in args.only}
     if "collage-2x2" in transforms:  # the other cells hold distractors, as a real collage holds other photos
         transforms["collage-2x2"] = lambda im, r: encode(collage(im, r, others=r.sample(distractors, 3)))
 
-    outcomes = []
-    timings: list[float] = []
+    all_outcomes: dict[str, list[dict]] = {s: [] for s in matchers}
+    all_timings: dict[str, list[float]] = {s: [] for s in matchers}
+    queries = 0
 
     def run(kind: str, transform: str, expected: str | None, data: bytes, label: str) -> None:
-        path = queries_dir / f"{len(outcomes):05d}.{_ext(data)}"
+        nonlocal queries
+        path = queries_dir / f"{queries:05d}.{_ext(data)}"
+        queries += 1
         path.write_bytes(data)
-        started = time.perf_counter()
-        result = matcher.match_query(Query(path=str(path)))
-        timings.append(time.perf_counter() - started)
-        best = result.matches[0] if result.matches else None
-        claimed = name_of_sha.get(best.reference["sha256"]) if best else None
         base = baseline.claim(data)
-        outcomes.append({
-            "kind": kind, "transform": transform, "label": label, "expected": expected, "verdict": result.verdict,
-            "claimed": claimed, "found_by": result.matches[0].found_by if result.matches else None,
-            "baseline": base, "seconds": timings[-1], "confirmation": best.confirmation if best else None,
-            "rejected": result.rejected,
-        })  # fmt: skip
+        for structure, matcher in matchers.items():
+            started = time.perf_counter()
+            result = matcher.match_query(Query(path=str(path)))
+            all_timings[structure].append(time.perf_counter() - started)
+            best = result.matches[0] if result.matches else None
+            claimed = name_of_sha.get(best.reference["sha256"]) if best else None
+            all_outcomes[structure].append({
+                "kind": kind, "transform": transform, "label": label, "expected": expected,
+                "verdict": result.verdict, "claimed": claimed,
+                "found_by": result.matches[0].found_by if result.matches else None, "baseline": base,
+                "seconds": all_timings[structure][-1], "confirmation": best.confirmation if best else None,
+                "rejected": result.rejected,
+            })  # fmt: skip
 
     byte_transforms = {k: v for k, v in BYTE_TRANSFORMS.items() if not args.only or k in args.only}
     for name in sorted(n for n in references if n[:3].isdigit()):
@@ -231,9 +247,36 @@ def main() -> None:
     for name, data, label in second_frames:
         run("second frame", "HDR on/off", name, data, label)
 
-    report(outcomes, timings, index_seconds, len(references))
+    for structure, matcher in matchers.items():
+        search = matcher._keypoints
+        print(f"\n== keypoint search: {structure} ({search.describe() if search else 'not used'}) ==")
+        report(all_outcomes[structure], all_timings[structure], index_seconds, len(references) + args.generated)
+    if len(matchers) > 1:
+        compare(all_outcomes)
     if args.json:
-        Path(args.json).write_text(json.dumps(outcomes, indent=1))
+        Path(args.json).write_text(json.dumps(all_outcomes, indent=1))
+
+
+def compare(all_outcomes: dict[str, list[dict]]) -> None:
+    """Recall per transform and false matches, one column per structure, the first as the baseline."""
+    names = list(all_outcomes)
+    print(f"\n{'transform':<22} {'n':>3} " + " ".join(f"{s:>8}" for s in names) + "  largest gap (points)")
+    first = all_outcomes[names[0]]
+    transforms = sorted({o["transform"] for o in first if o["kind"] == "positive"})
+    worst = 0.0
+    for transform in transforms:
+        rates = []
+        for s in names:
+            rows = [o for o in all_outcomes[s] if o["kind"] == "positive" and o["transform"] == transform]
+            rates.append(100 * sum(o["claimed"] == o["expected"] for o in rows) / len(rows))
+        gap = max(rates[0] - r for r in rates)
+        worst = max(worst, gap)
+        n = sum(o["kind"] == "positive" and o["transform"] == transform for o in first)
+        print(f"{transform:<22} {n:>3} " + " ".join(f"{r:>7.1f}%" for r in rates) + f"  {gap:+.1f}")
+    for kind in ("distractor", "look-alike"):
+        claims = [sum(o["claimed"] is not None for o in all_outcomes[s] if o["kind"] == kind) for s in names]
+        print(f"false matches on {kind}s: " + ", ".join(f"{s} {c}" for s, c in zip(names, claims)))
+    print(f"largest recall loss against {names[0]}, over the transforms: {worst:.1f} points")
 
 
 def _ext(data: bytes) -> str:

@@ -128,7 +128,17 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--exhaustive-up-to", type=int, default=100000, help="skip the flat search above this size")
     parser.add_argument(
-        "--structures", nargs="+", default=["ivf2"], help="ivf2[:NLIST[:NPROBE]] (flat runs up to --exhaustive-up-to)"
+        "--structures",
+        nargs="+",
+        default=["ivf2"],
+        help="ivf2[:NLIST[:NPROBE[:QUERY]]] (flat runs up to --exhaustive-up-to)",
+    )
+    parser.add_argument(
+        "--query-limits",
+        type=int,
+        nargs="+",
+        default=[],
+        help="also run each inverted file with only this many of a query's strongest descriptors (same build)",
     )
     parser.add_argument("--cache", type=Path, help="keep the generated distractors' descriptors here")
     args = parser.parse_args()
@@ -156,18 +166,21 @@ def main() -> None:
             search = KeypointSearch.build_from_descriptors(refs, structure=structure)
             search.prepare()
             build = time.perf_counter() - started
-            times, found, tops = [], 0, []
-            for ref, features, mirrored in queries:
-                t0 = time.perf_counter()
-                candidates = search.candidates(features, mirrored=mirrored)
-                times.append(time.perf_counter() - t0)
-                shas = [sha for sha, _ in candidates]
-                found += f"{ref:064x}" in shas
-                tops.append(shas[0] if shas else None)
-            if structure == "flat":
-                exhaustive = tops
-            median = statistics.median(times)
-            rows.append((structure, search.describe(), build, search.memory() / size / 1024, median, found, tops))
+            limits = [search.query_limit] + ([n for n in args.query_limits] if structure != "flat" else [])
+            for limit in limits:
+                search.query_limit = limit
+                times, found, tops = [], 0, []
+                for ref, features, mirrored in queries:
+                    t0 = time.perf_counter()
+                    candidates = search.candidates(features, mirrored=mirrored)
+                    times.append(time.perf_counter() - t0)
+                    shas = [sha for sha, _ in candidates]
+                    found += f"{ref:064x}" in shas
+                    tops.append(shas[0] if shas else None)
+                if structure == "flat":
+                    exhaustive = tops
+                median = statistics.median(times)
+                rows.append((structure, search.describe(), build, search.memory() / size / 1024, median, found, tops))
         base = rows[0][4] if rows[0][0] == "flat" else None
         for _structure, described, build, kb, median, found, tops in rows:
             ratio = f"{median / base:.3f}" if base else "-"

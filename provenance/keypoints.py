@@ -35,6 +35,9 @@ RATIO = 0.8
 METHOD = f"orb-{WORK_SIDE}-{FEATURES}-top{PER_REFERENCE}"
 #: inverted lists visited per query descriptor
 NPROBE = 8
+#: query descriptors (its strongest, and as many of its mirror's) the inverted file is asked about;
+#: the exhaustive search takes them all
+QUERY_DESCRIPTORS = 0  # 0: all
 #: stored descriptors up to which the search is exhaustive (FAISS's flat index); above, an inverted
 #: file (IVF) whose lists are centred on descriptors drawn from the set, the centres themselves
 #: found through a small inverted file (``ivf2``; benchmarks/bench_keypoints.py chose it)
@@ -67,6 +70,8 @@ class KeypointSearch:
         self._structure = structure
         self._index: faiss.IndexBinary | None = None  # built on first use
         self._labels_are_owners = False
+        #: the strongest query descriptors (and as many of the mirror's) searched for; 0: all of them
+        self.query_limit = 0
 
     def prepare(self) -> None:
         """Build the search structure now (it is built on first use otherwise)."""
@@ -93,6 +98,7 @@ class KeypointSearch:
             quantizer.add(np.ascontiguousarray(self._descriptors[rng.choice(n, size=min(n, nlist), replace=False)]))
             index.is_trained = True
             index.nprobe = int(params[1]) if len(params) > 1 and params[1] else NPROBE
+            self.query_limit = int(params[2]) if len(params) > 2 and params[2] else QUERY_DESCRIPTORS
             index.add_with_ids(self._descriptors, self._owner_of.astype(np.int64))
             self._index = index
             self._labels_are_owners = True
@@ -104,7 +110,8 @@ class KeypointSearch:
         import faiss
 
         if isinstance(self._index, faiss.IndexBinaryIVF):
-            return f"ivf2 nlist={self._index.nlist} nprobe={self._index.nprobe}"
+            asked = f" query={self.query_limit}" if self.query_limit else ""
+            return f"ivf2 nlist={self._index.nlist} nprobe={self._index.nprobe}{asked}"
         return self._structure
 
     def memory(self) -> int:
@@ -145,18 +152,22 @@ class KeypointSearch:
         return cls(owners, paths, stacked, owner_of, structure)
 
     @classmethod
-    def for_index(cls, index: Index, source: FeatureSource) -> KeypointSearch:
+    def for_index(cls, index: Index, source: FeatureSource, structure: str = "auto") -> KeypointSearch:
         """Every image reference of ``index``: descriptors stored in the index, or read through ``source``
-        (the reference files) and then stored there for the next run."""
+        (the reference files) and then stored there for the next run. ``structure`` as ``__init__``'s
+        (``"auto"``: exhaustive up to ``EXHAUSTIVE_UP_TO`` descriptors)."""
 
         def compute(sha256: str, paths: list[str]) -> bytes | None:
             features = source.get(sha256, paths)
             return None if features is None else reference_keys(features)
 
         return cls.build_from_descriptors(
-            (sha, where, np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32))
-            for sha, where, blob in index.content_features(METHOD, compute)
-            if blob is not None
+            (
+                (sha, where, np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32))
+                for sha, where, blob in index.content_features(METHOD, compute)
+                if blob is not None
+            ),
+            structure=structure,
         )
 
     def __len__(self) -> int:
@@ -186,6 +197,9 @@ class KeypointSearch:
     def _votes(self, descriptors: np.ndarray) -> np.ndarray:
         if len(descriptors) == 0 or len(self._descriptors) == 0:
             return np.zeros(len(self._owners), dtype=np.int64)
+        self.prepare()
+        if self.query_limit:
+            descriptors = descriptors[: self.query_limit]  # strongest first (features.extract)
         distances, owners = self._nearest(descriptors)
         best = owners[:, 0]
         # Lowe's ratio test across references: a descriptor common to many pictures (text, grids,

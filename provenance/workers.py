@@ -223,6 +223,9 @@ def open_pool(
 # -- the pool --------------------------------------------------------------------------------------
 
 
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
 @dataclass
 class _Item:
     index: int
@@ -233,6 +236,10 @@ class _Item:
 class _Worker:
     def __init__(self, command: Sequence[str], task: str, config: dict[str, Any], debug: bool) -> None:
         env = dict(os.environ)
+        # one thread each: the pool is the parallelism (FAISS's OpenMP threads in every worker would
+        # spin against each other and against the other workers)
+        for name in _THREAD_VARIABLES:
+            env.setdefault(name, "1")
         env["PROVENANCE_WORKER_TASK"] = json.dumps({"task": task, "config": config, "debug": debug})
         self.process = subprocess.Popen(
             list(command),

@@ -42,7 +42,7 @@ ImageSource = Callable[[], Image.Image]
 class Matcher:
     """Matches queries against one index; holds the per-run caches (reference features, the keypoint search)."""
 
-    def __init__(self, index: Index, options: MatchOptions | None = None) -> None:
+    def __init__(self, index: Index, options: MatchOptions | None = None, *, keypoint_structure: str = "auto") -> None:
         self.index = index
         self.options = options or MatchOptions()
         self.references = ReferenceFeatures(self.options.max_pixels)
@@ -54,12 +54,14 @@ class Matcher:
             max_pixels_hint=index.options.max_pixels_hint if same_limit else "",
         )
         self._keypoints: KeypointSearch | None = None
+        #: the hard-case search's structure (``keypoints.KeypointSearch``); benchmarks force one
+        self.keypoint_structure = keypoint_structure
 
     def _keypoint_search(self) -> KeypointSearch:
         from ..keypoints import KeypointSearch
 
         if self._keypoints is None:
-            self._keypoints = KeypointSearch.for_index(self.index, self.references)
+            self._keypoints = KeypointSearch.for_index(self.index, self.references, self.keypoint_structure)
         return self._keypoints
 
     def match_query(
