@@ -15,6 +15,7 @@ throughputs is the figure, with the match workers' resident memory sampled throu
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import shutil
@@ -31,6 +32,8 @@ from provenance.testing.transforms import TRANSFORMS, encode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import CORPUS, load, pool
+
+print = functools.partial(print, flush=True)  # each line as it is measured
 
 
 def worker_rss_mb() -> list[float]:

@@ -206,6 +206,25 @@ def _fill_metadata(
             "thumbnail",
             lambda: thumbnail_record(bytes(thumb), record.orientation, main_phash, displayed, options.max_pixels),
         )
+    record.forensics = _quietly(record, "forensics", lambda: _forensics(record, source, tags))
+
+
+def _forensics(record: Fingerprint, source: bytes | str, tags: dict[str, Any]) -> dict[str, Any]:
+    """The ``forensics`` block, from the bytes already read (a file streamed for its size gets none of
+    the JPEG structure)."""
+    from .forensics import forensics_block
+    from .jpeg_structure import read_structure
+
+    structure = read_structure(source) if isinstance(source, bytes) and source[:3] == b"\xff\xd8\xff" else None
+    dimensions = None
+    width, height = tags.get("EXIF ExifImageWidth"), tags.get("EXIF ExifImageLength")
+    if width is not None and height is not None:
+        try:
+            dimensions = (int(str(width)), int(str(height)))
+        except ValueError:
+            dimensions = None
+    size = (record.width, record.height) if record.width and record.height else None
+    return forensics_block(structure, record.metadata, dimensions, record.thumbnail, size)
 
 
 def _failed(record: Fingerprint, exc: ProvenanceError, options: FingerprintOptions) -> None:

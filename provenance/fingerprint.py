@@ -70,6 +70,8 @@ class Fingerprint:
     exif: dict[str, Any] | None = None
     thumbnail: dict[str, Any] | None = None
     jpeg_quality: int | None = None
+    #: what the file's bytes say about its history: JPEG structure, encoder, findings (docs/forensics.md)
+    forensics: dict[str, Any] | None = None
     error: dict[str, str] | None = None
     warnings: list[dict[str, str]] = field(default_factory=list)
 

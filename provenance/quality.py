@@ -52,3 +52,18 @@ def estimate_quality(tables: Mapping[int, Sequence[int]] | None) -> int | None:
     actual = np.array(luma + (chroma or []), dtype=np.int32)
     errors = np.abs(_CANDIDATES[:, : actual.size] - actual).sum(axis=1)
     return int(np.argmin(errors)) + 1  # ties go to the lower quality, as the first minimum
+
+
+def ijg_quality(tables: Mapping[int, Sequence[int]] | None) -> int | None:
+    """The quality N at which the file's tables are exactly the IJG standard tables libjpeg scales
+    (``jpeg_set_quality(N)``), or None when they are not, at any quality. Many programs and some
+    cameras write these tables, so a match names a family of encoders, not one."""
+    if not tables or 0 not in tables:
+        return None
+    luma = list(tables[0])
+    chroma = list(tables[1]) if 1 in tables else None
+    if len(luma) != 64 or (chroma is not None and len(chroma) != 64) or len(tables) > 2:
+        return None
+    actual = np.array(luma + (chroma or []), dtype=np.int32)
+    same = np.flatnonzero((_CANDIDATES[:, : actual.size] == actual).all(axis=1))
+    return int(same[0]) + 1 if same.size else None

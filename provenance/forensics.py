@@ -1,0 +1,229 @@
+"""What a file's own bytes say about its history: the record's ``forensics`` block and its findings.
+
+Each finding states a fact and the rule that found it (docs/forensics.md lists every code, what it
+means, what it does not mean, and how often it fires on camera originals); none is a verdict on
+whether a picture is genuine. The block is made from the bytes already read for the fingerprint.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .quality import ijg_quality
+
+if TYPE_CHECKING:
+    from .jpeg_structure import JpegStructure
+
+#: names of editing and converting programs (lower case, matched as words in Software and
+#: xmp:CreatorTool); camera firmware and phone camera apps are not on it
+EDITORS = (
+    "adobe photoshop", "photoshop", "lightroom", "camera raw", "gimp", "paint.net", "affinity photo",
+    "pixelmator", "snapseed", "picasa", "acdsee", "photoscape", "capture one", "darktable", "rawtherapee",
+    "imagemagick", "graphicsmagick", "libvips", "irfanview", "xnview", "faststone", "luminar", "corel",
+    "paintshop", "photofiltre", "fotor", "canva", "krita", "digikam", "shotwell", "windows photo editor",
+    "instagram", "facetune", "vsco", "picsart", "photoscape", "pixlr",
+)  # fmt: skip
+_EDITOR_WORDS = re.compile(r"\b(" + "|".join(re.escape(e) for e in EDITORS) + r")\b", re.IGNORECASE)
+
+
+def names_editor(text: object) -> bool:
+    """Whether ``text`` (a Software or CreatorTool value) names a program of ``EDITORS``."""
+    return isinstance(text, str) and bool(_EDITOR_WORDS.search(text))
+
+
+#: xmpMM:History actions that say the file was written again by software
+EDIT_ACTIONS = ("saved", "converted", "derived", "edited", "cropped", "resized", "filtered", "produced")
+#: thumbnail pHash distance at which it shows another picture (as the check rule's default)
+THUMBNAIL_DISTANCE = 16
+#: thumbnail and image aspect ratios differing by more than this share were not made from one frame
+ASPECT_TOLERANCE = 0.03
+
+
+def finding(code: str, severity: str, message: str, **facts: Any) -> dict[str, Any]:
+    """One finding: a stable code, how much it weighs (info, notice, warning), the fact in words, its evidence."""
+    return {"code": code, "severity": severity, "message": message, "facts": facts}
+
+
+def forensics_block(
+    structure: JpegStructure | None,
+    metadata: dict[str, Any],
+    exif_dimensions: tuple[int, int] | None,
+    thumbnail: dict[str, Any] | None,
+    size: tuple[int, int] | None,
+) -> dict[str, Any]:
+    """The record's ``forensics``: the JPEG structure (JPEG files), the encoder the tables point to, the findings."""
+    findings: list[dict[str, Any]] = []
+    block: dict[str, Any] = {"jpeg": None, "encoder": None, "findings": findings}
+    if structure is not None:
+        block["jpeg"] = structure.to_dict()
+        quality = ijg_quality(structure.quantization)
+        block["encoder"] = {
+            "ijg_quality": quality,
+            "tables": (
+                f"the IJG (libjpeg) standard tables at quality {quality}"
+                if quality is not None
+                else "not the IJG standard tables at any quality"
+                if structure.quantization
+                else None
+            ),
+        }
+        findings.extend(_structure_findings(structure))
+    findings.extend(_software_findings(metadata))
+    findings.extend(_dimension_findings(exif_dimensions, size))
+    findings.extend(_thumbnail_findings(thumbnail, size))
+    findings.extend(_time_findings(metadata))
+    return block
+
+
+def _structure_findings(structure: JpegStructure) -> list[dict[str, Any]]:
+    out = []
+    tail = structure.after_end
+    declared = structure.mpf_images or 1
+    if tail and tail["looks_like"] != "zeros":
+        if tail["looks_like"] == "another JPEG" and declared > 1:
+            pass  # the MPF index declares the images that follow: multiple-images below
+        else:
+            out.append(
+                finding(
+                    "appended-data",
+                    "warning" if tail["looks_like"] in ("a ZIP archive", "an archive") else "notice",
+                    f"{tail['bytes']} bytes follow the end of the image; they look like {tail['looks_like']}",
+                    bytes=tail["bytes"],
+                    looks_like=tail["looks_like"],
+                    rule="bytes after the JPEG end-of-image marker that are not zero padding "
+                    "and not images an MPF index declares",
+                )
+            )
+    if declared > 1:
+        out.append(
+            finding(
+                "multiple-images",
+                "info",
+                f"the file holds {declared} images (an MPF index: previews or a second view)",
+                mpf_images=declared,
+                rule="an MPF segment whose index declares more than one image",
+            )
+        )
+    if structure.problems:
+        out.append(
+            finding(
+                "structure-damaged",
+                "notice",
+                "the JPEG structure cannot be read in full: " + "; ".join(structure.problems[:3]),
+                problems=structure.problems[:10],
+                rule="a marker, length or table that does not follow ITU-T T.81",
+            )
+        )
+    return out
+
+
+def _software_findings(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    named = {}
+    for field in ("software", "xmp_creator_tool"):
+        value = metadata.get(field)
+        if names_editor(value):
+            named[field] = value
+    history = metadata.get("xmp_history") or []
+    actions = [
+        {k: v for k, v in event.items() if k in ("action", "software_agent", "when", "parameters")}
+        for event in history
+        if isinstance(event, dict) and str(event.get("action", "")).lower() in EDIT_ACTIONS
+    ]
+    if not named and not actions:
+        return []
+    said = ", ".join(f"{k} names {v!r}" for k, v in named.items())
+    if actions:
+        said = (said + "; " if said else "") + f"the XMP history lists {len(actions)} edits or saves"
+    return [
+        finding(
+            "software-tag",
+            "notice",
+            said,
+            **named,
+            history=actions[:20],
+            rule="Software or xmp:CreatorTool names an editing program, "
+            "or xmpMM:History records a save, conversion or derivation",
+        )
+    ]
+
+
+def _dimension_findings(exif: tuple[int, int] | None, size: tuple[int, int] | None) -> list[dict[str, Any]]:
+    if not exif or not size or 0 in exif or exif == size or exif == (size[1], size[0]):
+        return []
+    return [
+        finding(
+            "dimensions-changed",
+            "notice",
+            f"EXIF records {exif[0]}x{exif[1]} pixels; the image is {size[0]}x{size[1]} "
+            "(resized or cropped after the EXIF block was written)",
+            exif_width=exif[0],
+            exif_height=exif[1],
+            width=size[0],
+            height=size[1],
+            rule="EXIF PixelXDimension and PixelYDimension differ from the frame's dimensions, in either orientation",
+        )
+    ]
+
+
+def _thumbnail_findings(thumbnail: dict[str, Any] | None, size: tuple[int, int] | None) -> list[dict[str, Any]]:
+    if not thumbnail:
+        return []
+    out = []
+    d = thumbnail.get("phash_distance")
+    if isinstance(d, int) and d >= THUMBNAIL_DISTANCE:
+        out.append(
+            finding(
+                "thumbnail-mismatch",
+                "warning",
+                f"the embedded thumbnail's pHash is {d} bits from the image's: "
+                "it shows another picture, or this one before an edit",
+                phash_distance=d,
+                rule=f"EXIF thumbnail pHash distance of {THUMBNAIL_DISTANCE} bits or more",
+            )
+        )
+    tw, th = thumbnail.get("width"), thumbnail.get("height")
+    if size and isinstance(tw, int) and isinstance(th, int) and tw and th and not thumbnail.get("letterbox_trimmed"):
+        image_ratio = max(size) / max(1, min(size))
+        thumb_ratio = max(tw, th) / max(1, min(tw, th))
+        if abs(image_ratio - thumb_ratio) > ASPECT_TOLERANCE * image_ratio:
+            out.append(
+                finding(
+                    "thumbnail-mismatch",
+                    "notice",
+                    f"the embedded thumbnail is {tw}x{th}, another shape than the "
+                    f"{size[0]}x{size[1]} image (cropped after capture?)",
+                    thumbnail_width=tw,
+                    thumbnail_height=th,
+                    rule=f"thumbnail and image aspect ratios differ by more than {ASPECT_TOLERANCE:.0%}, "
+                    "black bars trimmed",
+                )
+            )
+    return out
+
+
+def _when(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value[:19])
+    except ValueError:
+        return None
+    return moment
+
+
+def _time_findings(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    taken, modified = _when(metadata.get("datetime_original")), _when(metadata.get("datetime_modified"))
+    if taken and modified and taken > modified:
+        return [
+            finding(
+                "timestamp-inconsistent",
+                "notice",
+                f"taken {metadata['datetime_original']} but last modified earlier, {metadata['datetime_modified']}",
+                datetime_original=metadata["datetime_original"],
+                datetime_modified=metadata["datetime_modified"],
+                rule="DateTimeOriginal later than ModifyDate (local times, to the second)",
+            )
+        ]
+    return []

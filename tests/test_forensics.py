@@ -1,0 +1,120 @@
+"""The forensics block's findings on files made to carry (or not carry) each trace; the oracle is
+what the test wrote into the file, and, for MPF, ExifTool's reading of the corpus."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from provenance import fingerprint
+from provenance.quality import ijg_quality
+
+from conftest import FIXTURES, corpus_path
+
+SOFTWARE, DATETIME, EXIF_IFD, DATETIME_ORIGINAL, PIXEL_X, PIXEL_Y = 0x0131, 0x0132, 0x8769, 0x9003, 0xA002, 0xA003
+
+
+def photo(size=(320, 240), software=None, modified=None, taken=None, recorded=None, **options) -> bytes:
+    im = Image.radial_gradient("L").convert("RGB").resize(size)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "NIKON", "COOLPIX P6000"
+    if software:
+        exif[SOFTWARE] = software
+    if modified:
+        exif[DATETIME] = modified
+    ifd = exif.get_ifd(EXIF_IFD)
+    if taken:
+        ifd[DATETIME_ORIGINAL] = taken
+    if recorded:
+        ifd[PIXEL_X], ifd[PIXEL_Y] = recorded
+    buffer = io.BytesIO()
+    im.save(buffer, "JPEG", exif=exif, quality=options.pop("quality", 90), **options)
+    return buffer.getvalue()
+
+
+def findings(data: bytes) -> dict[str, dict]:
+    record = fingerprint(data, name="photo.jpg").to_dict()
+    return {f["code"]: f for f in record["forensics"]["findings"]}
+
+
+def test_a_plain_camera_like_file_has_no_findings():
+    assert findings(photo(software="COOLPIX P6000V1.0", recorded=(320, 240), taken="2020:01:02 10:00:00")) == {}
+
+
+@pytest.mark.parametrize("software", ["Adobe Photoshop CC 2019 (Windows)", "GIMP 2.10.30", "Snapseed 2.0"])
+def test_an_editor_in_the_software_tag_is_a_finding(software):
+    found = findings(photo(software=software))
+    assert found["software-tag"]["facts"]["software"] == software
+    assert found["software-tag"]["severity"] == "notice"
+
+
+def test_recorded_dimensions_that_differ_are_a_finding_but_a_rotation_is_not():
+    found = findings(photo(recorded=(4000, 3000)))["dimensions-changed"]
+    assert (found["facts"]["exif_width"], found["facts"]["width"]) == (4000, 320)
+    assert "dimensions-changed" not in findings(photo(recorded=(240, 320)))
+
+
+def test_a_capture_time_after_the_modification_time_is_a_finding():
+    found = findings(photo(taken="2021:05:01 12:00:00", modified="2021:04:30 09:00:00"))
+    assert found["timestamp-inconsistent"]["facts"]["datetime_original"].startswith("2021-05-01")
+    assert "timestamp-inconsistent" not in findings(photo(taken="2021:05:01 12:00:00", modified="2021:05:02 09:00:00"))
+
+
+def test_bytes_after_the_end_are_a_finding_unless_zero_padding():
+    data = photo()
+    archive = findings(data + b"PK\x03\x04" + b"x" * 100)["appended-data"]
+    assert archive["severity"] == "warning" and archive["facts"] == {
+        "bytes": 104, "looks_like": "a ZIP archive", "rule": archive["facts"]["rule"],
+    }  # fmt: skip
+    assert findings(data + photo())["appended-data"]["facts"]["looks_like"] == "another JPEG"
+    assert "appended-data" not in findings(data + b"\x00" * 512)
+
+
+def test_a_truncated_file_keeps_its_record_and_says_what_is_damaged():
+    data = photo()
+    record = fingerprint(data[: len(data) // 2], name="cut.jpg").to_dict()
+    assert "structure-damaged" in {f["code"] for f in record["forensics"]["findings"]}
+    assert record["md5"] is not None
+
+
+@pytest.mark.parametrize("quality", [30, 75, 92])
+def test_pillow_files_carry_the_ijg_tables_at_their_quality(quality):
+    record = fingerprint(photo(quality=quality), name="p.jpg").to_dict()
+    assert record["forensics"]["encoder"]["ijg_quality"] == quality
+
+
+def test_tables_of_another_encoder_are_not_called_ijg():
+    assert ijg_quality({0: [1] * 63 + [2], 1: [3] * 64}) is None
+    fixture = next(p for p in sorted((FIXTURES / "leak").iterdir()) if p.suffix == ".jpg")
+    with Image.open(fixture) as im:  # the oracle: the tables Pillow reads, compared by hand
+        tables = {k: list(v) for k, v in im.quantization.items()}
+    record = fingerprint(fixture).to_dict()
+    assert record["forensics"]["jpeg"]["quantization"] == {str(k): v for k, v in tables.items()}
+
+
+def test_non_jpeg_files_have_no_structure_but_still_a_block():
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, "PNG")
+    block = fingerprint(buffer.getvalue(), name="a.png").to_dict()["forensics"]
+    assert block["jpeg"] is None and block["encoder"] is None
+
+
+@pytest.mark.corpus
+def test_mpf_previews_are_multiple_images_as_exiftool_counts_them_and_not_appended_data():
+    root = corpus_path()
+    seen = 0
+    for oracle in sorted(root.rglob("_exiftool_oracle.json")):
+        for entry in json.loads(oracle.read_text()):
+            images = entry.get("MPF0:NumberOfImages")
+            if not isinstance(images, int) or images < 2:
+                continue
+            record = fingerprint((oracle.parent / entry["SourceFile"]).resolve()).to_dict()
+            found = {f["code"]: f for f in record["forensics"]["findings"]}
+            assert found["multiple-images"]["facts"]["mpf_images"] == images, entry["SourceFile"]
+            if record["forensics"]["jpeg"]["after_end"] and "appended-data" in found:
+                assert found["appended-data"]["facts"]["looks_like"] != "another JPEG", entry["SourceFile"]
+            seen += 1
+    assert seen >= 3
