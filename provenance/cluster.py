@@ -140,7 +140,10 @@ class DaskPool:
                 if isinstance(item, Ready):
                     self.futures.append((item.reply, None))
                 else:
-                    future = self.client.submit(run_item, spec, item, pure=False)
+                    try:
+                        future = self.client.submit(run_item, spec, item, pure=False)
+                    except Exception as exc:
+                        raise ClusterError(f"lost the Dask scheduler: {exc}") from exc
                     self.futures.append((item, future))
             if not self.futures:
                 return
@@ -161,16 +164,27 @@ class DaskPool:
                 WorkerCrashed.error_type,
                 f"the Dask worker running it died, {tries} times on different workers (last {last}); Dask gave up",
             )
-        except (OSError, distributed.comm.CommClosedError) as exc:
-            raise ClusterError(f"lost the connection to the Dask scheduler: {exc}") from exc
-        except Exception as exc:  # noqa: BLE001 - the task raised: a bug of ours, costing this item only
-            return self.failed(payload, "InternalError", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            if _cluster_lost(exc, future, distributed):
+                # not the item's fault: no error record (an index would keep it and not retry the file)
+                raise ClusterError(f"lost the Dask scheduler: {type(exc).__name__}: {exc}") from exc
+            return self.failed(
+                payload, "InternalError", f"{type(exc).__name__}: {exc}"
+            )  # a bug of ours, this item only
         if not isinstance(reply, dict):
             return self.failed(payload, "InternalError", "the Dask task answered something that is not a reply")
         failure = reply.get(_FAILURE)
         if failure is not None:
             return self.failed(payload, str(failure[0]), str(failure[1]))
         return reply
+
+
+def _cluster_lost(exc: Exception, future: Any, distributed: Any) -> bool:
+    """Whether a task's failure is the cluster's (the scheduler gone, the task cancelled), not the item's."""
+    from concurrent.futures import CancelledError
+
+    lost = (OSError, CancelledError, distributed.comm.CommClosedError, distributed.client.ClosedClientError)
+    return isinstance(exc, lost) or future.cancelled()
 
 
 # -- on the Dask worker ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ The oracle is always the local run of the same work.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -181,30 +182,57 @@ def _wait_for(path: Path, seconds: float) -> None:
         time.sleep(0.2)
 
 
-def test_a_real_dask_scheduler_and_workers_on_localhost_serve_the_cli(tmp_path):
-    """``dask scheduler`` and ``dask worker`` started as a user starts them; the CLI pointed at them."""
+@contextlib.contextmanager
+def real_cluster(folder: Path, workers: int = 2):
+    """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, started as a user starts them;
+    yields (scheduler address, scheduler process)."""
     dask_cli = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
     if dask_cli is None:
         pytest.skip("the dask command is not installed")
-    info = tmp_path / "scheduler.json"
+    info = folder / "scheduler.json"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
     scheduler = subprocess.Popen(
         [dask_cli, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
         **quiet,
     )
-    workers = None
+    processes = [scheduler]
     try:
         _wait_for(info, 60)
         address = json.loads(info.read_text())["address"]
-        workers = subprocess.Popen(
-            [dask_cli, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard",
-             "--host", "127.0.0.1"],
-            **quiet,
-        )  # fmt: skip
+        processes.append(
+            subprocess.Popen(
+                [
+                    dask_cli,
+                    "worker",
+                    address,
+                    "--nworkers",
+                    str(workers),
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                ],
+                **quiet,
+            )  # fmt: skip
+        )
         client = distributed.Client(address, timeout=30)
-        client.wait_for_workers(2, timeout=60)
+        client.wait_for_workers(workers, timeout=60)
         client.close()
+        yield address, scheduler
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in reversed(processes):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
+
+def test_a_real_dask_scheduler_and_workers_on_localhost_serve_the_cli(tmp_path):
+    with real_cluster(tmp_path) as (address, _):
         local_db, remote_db = tmp_path / "local.db", tmp_path / "remote.db"
         assert run_cli("index", str(FIXTURES / "leak"), "--db", str(local_db), "-j", "1", "-q").returncode == 0
         made = run_cli("index", str(FIXTURES / "leak"), "--db", str(remote_db), "--scheduler", address, "-q")
@@ -221,16 +249,25 @@ def test_a_real_dask_scheduler_and_workers_on_localhost_serve_the_cli(tmp_path):
             "--fail-on", "unreadable", "-q",
         )  # fmt: skip
         assert checked.returncode == 0, checked.stderr
-    finally:
-        for process in (workers, scheduler):
-            if process is not None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in (workers, scheduler):
-            if process is not None:
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_a_scheduler_lost_mid_run_stops_the_run_without_error_records(tmp_path):
+    from provenance.workers import fingerprint_many_with_keys
+
+    hang = tmp_path / "hang-me.jpg"
+    shutil.copyfile(LEAK_FILES[0], hang)
+    paths = [str(LEAK_FILES[1]), str(LEAK_FILES[2]), str(hang), str(LEAK_FILES[3])]
+    got = []
+    with real_cluster(tmp_path, workers=1) as (address, scheduler):
+        results = fingerprint_many_with_keys(
+            paths, scheduler=address, timeout=120, worker_command=MISBEHAVING, keys=False
+        )
+        with pytest.raises(ClusterError, match="lost the Dask scheduler"):
+            for record, _ in results:
+                got.append(record)
+                if len(got) == 2:  # the third hangs on the cluster: the scheduler goes now
+                    os.killpg(scheduler.pid, signal.SIGKILL)
+    assert [r.path for r in got] == paths[:2] and all(r.error is None for r in got)
 
 
 def test_cluster_workers_read_fsspec_urls(address):
