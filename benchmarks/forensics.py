@@ -9,7 +9,8 @@ The copies are those originals decoded and saved again by Pillow (libjpeg-turbo)
 85 and 75 with their EXIF block kept, and resized to half with it kept: what a newsroom's CMS does.
 Prints, per finding, how many files it fired on in each set. Many corpus files whose metadata names
 no editor were still resized before publication (the exif.org samples: a 2272x1704 camera's EXIF on
-a 480x360 file), so the originals are also counted apart at full size (frames of 2 MP or more).
+a 480x360 file), so the originals are also counted apart at full size (frames of 2 MP or more), and
+those whose own EXIF dimensions match their frame (not resized, by their own account).
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def is_original(record: dict) -> bool:
     return not any(str(e.get("action", "")).lower() in EDIT_ACTIONS for e in meta.get("xmp_history") or [])
 
 
+def has_exif_dimensions(path: Path) -> bool:
+    """Whether the file's EXIF records its pixel dimensions (PixelXDimension and PixelYDimension)."""
+    with Image.open(path) as im:
+        ifd = im.getexif().get_ifd(0x8769)
+    return 0xA002 in ifd and 0xA003 in ifd
+
+
 def resaved(path: Path) -> dict[str, bytes]:
     """The copies a CMS makes: re-encoded at three qualities, and resized to half, EXIF kept."""
     with Image.open(path) as im:
@@ -52,7 +60,32 @@ def resaved(path: Path) -> dict[str, bytes]:
         out = io.BytesIO()
         half.save(out, "JPEG", quality=85, exif=exif)
         copies["pillow-resize-50"] = out.getvalue()
+    for name, command in EXTERNAL.items():
+        made = _external(command, path)
+        if made is not None:
+            copies[name] = made
     return copies
+
+
+#: other encoders, when installed (Debian's imagemagick and libvips-tools): each keeps the metadata by default
+EXTERNAL = {
+    "imagemagick-q85": ["/usr/bin/convert", "{src}", "-quality", "85", "{dst}"],
+    "vips-q85": ["vips", "copy", "{src}", "{dst}[Q=85]"],
+}
+
+
+def _external(command: list[str], path: Path) -> bytes | None:
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which(command[0]) is None:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        dst = Path(scratch) / "out.jpg"
+        argv = [part.format(src=path, dst=dst) for part in command]
+        done = subprocess.run(argv, capture_output=True, timeout=120)
+        return dst.read_bytes() if done.returncode == 0 and dst.exists() else None
 
 
 def codes(record: dict) -> set[str]:
@@ -69,6 +102,7 @@ def main() -> None:
     paths = sorted(p for p in args.corpus.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
     originals, fired, examples = [], Counter(), {}
     full_size, fired_full = 0, Counter()
+    unresized, fired_unresized = 0, Counter()
     started = time.perf_counter()
     for path in paths:
         record = fingerprint(path).to_dict()
@@ -77,9 +111,12 @@ def main() -> None:
         originals.append(path)
         full = (record["width"] or 0) * (record["height"] or 0) >= 2_000_000
         full_size += full
+        same = "dimensions-changed" not in codes(record) and has_exif_dimensions(path)
+        unresized += same
         for code in codes(record):
             fired[code] += 1
             fired_full[code] += full
+            fired_unresized[code] += same
             message = next(f["message"] for f in record["forensics"]["findings"] if f["code"] == code)
             examples.setdefault(code, f"{path.relative_to(args.corpus)}: {message}")
         if args.limit and len(originals) >= args.limit:
@@ -98,14 +135,18 @@ def main() -> None:
                 copies_fired[kind, code] += 1
     all_codes = sorted(set(fired) | {c for _, c in copies_fired})
     kinds = sorted(copies)
-    print(f"{'finding':<24} {'originals':>14} {'full-size':>14} " + " ".join(f"{k:>18}" for k in kinds))
+    print(f"{unresized} originals record EXIF dimensions equal to their frame")
+    print(
+        f"{'finding':<24} {'originals':>14} {'full-size':>14} {'unresized':>14} " + " ".join(f"{k:>18}" for k in kinds)
+    )
     for code in all_codes:
         cells = [
             f"{fired[code]:>4} ({fired[code] / max(1, len(originals)):5.1%})",
             f"{fired_full[code]:>4} ({fired_full[code] / max(1, full_size):5.1%})",
+            f"{fired_unresized[code]:>4} ({fired_unresized[code] / max(1, unresized):5.1%})",
         ]
         cells += [f"{copies_fired[k, code]:>8} ({copies_fired[k, code] / max(1, copies[k]):5.1%})" for k in kinds]
-        print(f"{code:<24} {cells[0]:>14} {cells[1]:>14} " + " ".join(f"{c:>18}" for c in cells[2:]))
+        print(f"{code:<24} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} " + " ".join(f"{c:>18}" for c in cells[3:]))
     for code, example in sorted(examples.items()):
         print(f"  e.g. {code}: {example}")
 

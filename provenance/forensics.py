@@ -70,6 +70,7 @@ def forensics_block(
             ),
         }
         findings.extend(_structure_findings(structure))
+        findings.extend(_resave_findings(structure, quality, metadata))
     findings.extend(_software_findings(metadata))
     findings.extend(_dimension_findings(exif_dimensions, size))
     findings.extend(_thumbnail_findings(thumbnail, size))
@@ -117,6 +118,35 @@ def _structure_findings(structure: JpegStructure) -> list[dict[str, Any]]:
             )
         )
     return out
+
+
+def _resave_findings(structure: JpegStructure, quality: int | None, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """A camera's metadata in a file whose encoding a libjpeg-based program wrote.
+
+    Two cues, both required, because either alone accuses camera originals: the IJG standard tables
+    at some quality (a quarter of camera originals use them too), and a JFIF segment first, right
+    after the start of the image, followed by the EXIF block (where libjpeg puts the JFIF marker it
+    writes before the program's own segments; a camera writes its EXIF block first)."""
+    if not metadata.get("make") or quality is None:
+        return []
+    kinds = [k for k in structure.kinds() if k not in ("COM",)]
+    if len(kinds) < 2 or kinds[0] != "JFIF" or "EXIF" not in kinds:
+        return []
+    return [
+        finding(
+            "resaved-by-software",
+            "notice",
+            f"the metadata names a {metadata['make']} camera, but the file was encoded as libjpeg-based software "
+            f"encodes (the IJG tables at quality {quality}, a JFIF segment ahead of the camera's EXIF block)",
+            make=metadata.get("make"),
+            model=metadata.get("model"),
+            ijg_quality=quality,
+            segment_order=kinds[:4],
+            huffman=structure.huffman,
+            subsampling=structure.subsampling,
+            rule="camera metadata, the IJG standard tables at some quality, and a JFIF segment first, EXIF after it",
+        )
+    ]
 
 
 def _software_findings(metadata: dict[str, Any]) -> list[dict[str, Any]]:

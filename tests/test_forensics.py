@@ -40,8 +40,10 @@ def findings(data: bytes) -> dict[str, dict]:
     return {f["code"]: f for f in record["forensics"]["findings"]}
 
 
-def test_a_plain_camera_like_file_has_no_findings():
-    assert findings(photo(software="COOLPIX P6000V1.0", recorded=(320, 240), taken="2020:01:02 10:00:00")) == {}
+def test_a_consistent_file_has_no_finding_but_how_it_was_encoded():
+    # camera metadata written by Pillow: only the encoding gives it away
+    found = findings(photo(software="COOLPIX P6000V1.0", recorded=(320, 240), taken="2020:01:02 10:00:00"))
+    assert set(found) == {"resaved-by-software"}
 
 
 @pytest.mark.parametrize("software", ["Adobe Photoshop CC 2019 (Windows)", "GIMP 2.10.30", "Snapseed 2.0"])
@@ -118,3 +120,28 @@ def test_mpf_previews_are_multiple_images_as_exiftool_counts_them_and_not_append
                 assert found["appended-data"]["facts"]["looks_like"] != "another JPEG", entry["SourceFile"]
             seen += 1
     assert seen >= 3
+
+
+NIKON_ORIGINAL = FIXTURES / "leak" / "35b833f721ed391380a8ddf159852b50.jpg"
+GIMP_COPY = FIXTURES / "leak" / "406958840ad1665ffcd1be9c29d515b9.jpg"  # a Canon 40D photo saved by GIMP 2.4.5
+
+
+@pytest.mark.parametrize("quality", [95, 85, 75])
+def test_a_camera_photo_resaved_by_pillow_is_resaved_by_software_and_the_original_is_not(quality):
+    assert "resaved-by-software" not in findings(NIKON_ORIGINAL.read_bytes())
+    with Image.open(NIKON_ORIGINAL) as im:
+        buffer = io.BytesIO()
+        im.save(buffer, "JPEG", quality=quality, exif=im.info["exif"])
+    found = findings(buffer.getvalue())["resaved-by-software"]
+    assert found["facts"]["make"] == "NIKON" and found["facts"]["ijg_quality"] == quality
+    assert found["facts"]["segment_order"][:2] == ["JFIF", "EXIF"]
+
+
+def test_a_camera_photo_saved_by_an_editor_is_flagged_twice():
+    found = findings(GIMP_COPY.read_bytes())
+    assert found["software-tag"]["facts"]["software"].startswith("GIMP")
+    assert found["resaved-by-software"]["facts"]["make"] == "Canon"
+
+
+def test_a_library_jpeg_without_camera_metadata_is_not_called_resaved():
+    assert "resaved-by-software" not in findings((FIXTURES / "article" / "canteen-lunch-960x640-1.jpg").read_bytes())
