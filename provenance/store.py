@@ -618,6 +618,19 @@ class Store:
     def count_contents(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM contents").fetchone()[0])
 
+    def _finding_counts(self) -> dict[str, int]:
+        """Files per forensics finding code (records made before the block have none)."""
+        try:
+            return dict(
+                self.db.execute(
+                    "SELECT code, count(*) FROM (SELECT DISTINCT f.id, json_extract(j.value, '$.code') AS code"
+                    " FROM files f JOIN contents c ON c.sha256 = f.sha256,"
+                    " json_each(c.record, '$.forensics.findings') j) GROUP BY code ORDER BY 2 DESC, 1"
+                )
+            )
+        except sqlite3.OperationalError:  # an old schema without the record column
+            return {}
+
     def stats(self) -> dict[str, Any]:
         """Counts and summaries over the whole index (paths still relative: ``error_rows``, ``mismatch_rows``)."""
 
@@ -662,6 +675,7 @@ class Store:
                     ).fetchone(),
                 )
             ),
+            "findings": self._finding_counts(),
             "error_types": dict(
                 self.db.execute(
                     "SELECT error_type, count(*) FROM files WHERE error_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"

@@ -145,3 +145,18 @@ def test_a_camera_photo_saved_by_an_editor_is_flagged_twice():
 
 def test_a_library_jpeg_without_camera_metadata_is_not_called_resaved():
     assert "resaved-by-software" not in findings((FIXTURES / "article" / "canteen-lunch-960x640-1.jpg").read_bytes())
+
+
+def test_stats_counts_the_files_of_each_finding(tmp_path):
+    from collections import Counter
+
+    from provenance import Index
+
+    with Index(tmp_path / "f.db") as index:
+        index.add([str(FIXTURES)], jobs=1)
+        counted = index.stats()["findings"]
+        expected = Counter()
+        for record in index.records():
+            for code in {f["code"] for f in (record.forensics or {}).get("findings", [])}:
+                expected[code] += 1
+    assert counted == dict(expected) and counted["resaved-by-software"] >= 1

@@ -74,6 +74,8 @@ def write_stats(stats: dict[str, Any], stream: IO[str]) -> None:
     dates = stats["datetime_original"]
     if dates["files"]:
         out(f"taken (datetime_original): {dates['first']} .. {dates['last']} ({dates['files']} files)\n")
+    if stats.get("findings"):
+        out("forensics findings (files): " + ", ".join(f"{k} {v}" for k, v in stats["findings"].items()) + "\n")
     if stats["name_digest_mismatches"]:
         out(f"named by a digest that is not their own: {len(stats['name_digest_mismatches'])}\n")
         out("".join(f"  {printable(p)}\n" for p in stats["name_digest_mismatches"]))
