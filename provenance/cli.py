@@ -10,6 +10,7 @@ Exit codes: ``errors.ExitCode``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -36,6 +37,7 @@ _LIBRARIES = (
     "beautifulsoup4",
     "jinja2",
     "numba",
+    "c2pa-python",
 )
 
 
@@ -173,6 +175,29 @@ scheduler_option = click.option(
     default=None,
     help="Send the per-file work to the Dask cluster of this scheduler (tcp://HOST:8786) instead of "
     "local workers; its workers must see the same paths [env: PROVENANCE_SCHEDULER].",
+)
+
+
+def _load_trust(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """The PEM trust anchors of ``--c2pa-trust FILE``, checked before any work (exit 2 when unusable)."""
+    if value is None:
+        return ""
+    from .credentials import trust_anchors
+
+    try:
+        with open(value, encoding="ascii", errors="replace") as stream:
+            return trust_anchors(stream.read(4 * 1024 * 1024))
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"{value}: {exc}") from None
+
+
+c2pa_trust_option = click.option(
+    "--c2pa-trust",
+    "c2pa_trust",
+    metavar="FILE",
+    callback=_load_trust,
+    help="PEM certificates to trust as Content Credentials signers' roots; without it a valid manifest is "
+    "'valid', never 'trusted' (docs/forensics.md).",
 )
 
 
@@ -348,6 +373,7 @@ def _record_format_option(command: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Refuse images declaring more pixels than this (decompression bombs).",
 )
+@c2pa_trust_option
 @quiet_option
 @debug_option
 def fingerprint_command(
@@ -362,6 +388,7 @@ def fingerprint_command(
     scheduler: str | None,
     exact_hashes: bool,
     max_pixels: int,
+    c2pa_trust: str,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -384,7 +411,9 @@ def fingerprint_command(
     from .workers import fingerprint_many
 
     check_output(output)
-    options = FingerprintOptions(details=details, max_pixels=max_pixels, exact_hashes=exact_hashes)
+    options = FingerprintOptions(
+        details=details, max_pixels=max_pixels, exact_hashes=exact_hashes, c2pa_trust=c2pa_trust
+    )
     walk: dict[str, Any] = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
     stats = WalkStats()
     count = failed = 0
@@ -421,6 +450,95 @@ def fingerprint_command(
     sys.exit(ExitCode.SOME_FAILED if failed else ExitCode.OK)
 
 
+@main.command("inspect")
+@click.argument("paths", nargs=-1, required=True, type=INPUT)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "md", "html"]),
+    default=None,
+    help="text (the default on stdout), JSON (docs/schema/inspect.schema.json), Markdown, or HTML "
+    "[default: from -o's extension].",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    type=click.Path(allow_dash=True),  # checked by output.check_output: one line, before any work
+    help="Write the report to FILE instead of stdout (written whole when the run ends).",
+)
+@c2pa_trust_option
+@reading_options("the files")
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    help="Refuse images declaring more pixels than this (decompression bombs).",
+)
+@quiet_option
+@debug_option
+def inspect_command(
+    paths: tuple[str, ...],
+    fmt: str | None,
+    output: str,
+    c2pa_trust: str,
+    jobs: int | None,
+    timeout: float,
+    follow_symlinks: bool,
+    include_hidden: bool,
+    max_pixels: int,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Set out, file by file, what each file's own bytes say about its history.
+
+    Its digests and whether its name is one of them, what its metadata claims, the
+    encoder its JPEG tables point to, its structure, its Content Credentials (read
+    offline), and the findings of docs/forensics.md with their facts and rules. Facts,
+    not a verdict on any picture. Exit status 3 means some files could not be read.
+
+    \b
+    Example:
+        provenance inspect fixtures/c2pa
+        provenance inspect fixtures/leak -o leak-evidence.html
+    """
+    from . import runinfo
+    from .files import iter_files
+    from .fingerprint import FingerprintOptions
+    from .inspection import inspect_files, report
+    from .output import check_output
+    from .output import output as open_output
+    from .report import format_for, write_report
+    from .report.text import write_inspect
+
+    check_output(output)
+    chosen = fmt or ("text" if output == "-" else format_for(output, None))
+    if chosen not in ("text", "json", "md", "html"):
+        raise click.UsageError(f"inspect writes text, json, md or html, not {chosen}")
+    options = FingerprintOptions(max_pixels=max_pixels, c2pa_trust=c2pa_trust)
+    walk: dict[str, Any] = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
+    started = runinfo.now()
+    click.get_current_context().meta["provenance.interrupted"] = "; no output written"
+    with _progress(_count_files(paths, quiet, **walk), quiet) as bar:
+        inspections = list(
+            inspect_files(
+                iter_files(paths, **walk), options, jobs=_jobs(jobs), timeout=timeout, progress=lambda: bar.update(1)
+            )
+        )
+    result = report(inspections, started=started, options=options)
+    with open_output(output) as stream:
+        if chosen == "text":
+            write_inspect(result, stream)
+        else:
+            write_report("inspect", chosen, result, stream)
+    summary = result["summary"]
+    if not quiet and output != "-":
+        click.echo(f"provenance: {summary['files']} files, {summary['errors']} could not be read", err=True)
+    sys.exit(ExitCode.SOME_FAILED if summary["errors"] else ExitCode.OK)
+
+
 @main.command("index")
 @click.argument("paths", nargs=-1, type=INPUT)
 @db_option
@@ -455,6 +573,7 @@ def fingerprint_command(
     default=None,
     help=f"Decompression-bomb limit [default: {DEFAULT_MAX_PIXELS}] (fixed when the index is created).",
 )
+@c2pa_trust_option
 @quiet_option
 @debug_option
 @click.option(
@@ -479,6 +598,7 @@ def index_command(
     details: bool | None,
     exact_hashes: bool | None,
     max_pixels: int | None,
+    c2pa_trust: str,
     quiet: bool,
     debug: bool,
     batch_size: int,
@@ -512,6 +632,8 @@ def index_command(
         )
     summary = None
     with Index(db, create=True, options=options) as index:
+        if c2pa_trust:
+            index.options = dataclasses.replace(index.options, c2pa_trust=c2pa_trust)
         if reroot:
             index.move_root(*reroot)
             if not quiet:

@@ -206,12 +206,15 @@ def _fill_metadata(
             "thumbnail",
             lambda: thumbnail_record(bytes(thumb), record.orientation, main_phash, displayed, options.max_pixels),
         )
-    record.forensics = _quietly(record, "forensics", lambda: _forensics(record, source, tags))
+    record.forensics = _quietly(record, "forensics", lambda: _forensics(record, source, tags, options))
 
 
-def _forensics(record: Fingerprint, source: bytes | str, tags: dict[str, Any]) -> dict[str, Any]:
+def _forensics(
+    record: Fingerprint, source: bytes | str, tags: dict[str, Any], options: FingerprintOptions
+) -> dict[str, Any]:
     """The ``forensics`` block, from the bytes already read (a file streamed for its size gets none of
     the JPEG structure)."""
+    from .credentials import read_credentials
     from .forensics import forensics_block
     from .jpeg_structure import read_structure
 
@@ -224,7 +227,8 @@ def _forensics(record: Fingerprint, source: bytes | str, tags: dict[str, Any]) -
         except ValueError:
             dimensions = None
     size = (record.width, record.height) if record.width and record.height else None
-    return forensics_block(structure, record.metadata, dimensions, record.thumbnail, size)
+    credentials = read_credentials(source, record.format, options.c2pa_trust)
+    return forensics_block(structure, record.metadata, dimensions, record.thumbnail, size, credentials)
 
 
 def _failed(record: Fingerprint, exc: ProvenanceError, options: FingerprintOptions) -> None:

@@ -33,6 +33,8 @@ class FingerprintOptions:
     follow_symlinks: bool = True
     #: how an ImageTooLarge error says the limit can be changed (empty where nothing can change it)
     max_pixels_hint: str = "raise it with --max-pixels"
+    #: PEM trust anchors for Content Credentials signers (--c2pa-trust); empty: signers are not checked
+    c2pa_trust: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -52,10 +52,12 @@ def forensics_block(
     exif_dimensions: tuple[int, int] | None,
     thumbnail: dict[str, Any] | None,
     size: tuple[int, int] | None,
+    credentials: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The record's ``forensics``: the JPEG structure (JPEG files), the encoder the tables point to, the findings."""
+    """The record's ``forensics``: the JPEG structure (JPEG files), the encoder the tables point to, the
+    Content Credentials (credentials.py), the findings."""
     findings: list[dict[str, Any]] = []
-    block: dict[str, Any] = {"jpeg": None, "encoder": None, "findings": findings}
+    block: dict[str, Any] = {"jpeg": None, "encoder": None, "c2pa": credentials, "findings": findings}
     if structure is not None:
         block["jpeg"] = structure.to_dict()
         quality = ijg_quality(structure.quantization)
@@ -75,6 +77,7 @@ def forensics_block(
     findings.extend(_dimension_findings(exif_dimensions, size))
     findings.extend(_thumbnail_findings(thumbnail, size))
     findings.extend(_time_findings(metadata))
+    findings.extend(_credential_findings(credentials))
     return block
 
 
@@ -254,6 +257,38 @@ def _time_findings(metadata: dict[str, Any]) -> list[dict[str, Any]]:
                 datetime_original=metadata["datetime_original"],
                 datetime_modified=metadata["datetime_modified"],
                 rule="DateTimeOriginal later than ModifyDate (local times, to the second)",
+            )
+        ]
+    return []
+
+
+def _credential_findings(credentials: dict[str, Any] | None) -> list[dict[str, Any]]:
+    state = credentials.get("state") if credentials else None
+    if state == "invalid":
+        assert credentials is not None
+        failures = credentials.get("failures") or []
+        codes = ", ".join(f"{f['code']} ({f.get('explanation') or 'no explanation'})" for f in failures[:5])
+        return [
+            finding(
+                "c2pa-invalid",
+                "warning",
+                "the Content Credentials do not validate: " + (codes or "c2pa-python reports the manifest invalid"),
+                failures=failures,
+                signer=credentials.get("signer"),
+                claim_generator=credentials.get("claim_generator"),
+                rule="c2pa-python's validation state is Invalid (a hash, signature or assertion that does "
+                "not verify; a signer without a trust anchor is not counted)",
+            )
+        ]
+    if state == "unreadable":
+        assert credentials is not None
+        return [
+            finding(
+                "c2pa-unreadable",
+                "info",
+                f"the file refers to Content Credentials that could not be read: {credentials.get('reason')}",
+                reason=credentials.get("reason"),
+                rule="a C2PA manifest or a reference to one is present, and c2pa-python could not read it offline",
             )
         ]
     return []

@@ -129,3 +129,26 @@ def _thumbnail_mismatch(facts: FileFacts) -> Iterator[str]:
     threshold = facts.policy.thumbnail_phash_distance
     if distance is not None and distance >= threshold:
         yield (f"the EXIF thumbnail's pHash is {distance} bits from the image's (threshold {threshold})")
+
+
+def _forensics_rule(code: str, doc: str) -> None:
+    """A rule that fails on the fingerprint's forensics finding ``code`` (docs/forensics.md)."""
+
+    def logic(facts: FileFacts) -> Iterator[str]:
+        forensics = (facts.record.forensics if facts.record else None) or {}
+        for found in forensics.get("findings") or []:
+            if found.get("code") == code:
+                yield str(found.get("message"))
+
+    rule(code, doc)(logic)
+
+
+_forensics_rule(
+    "resaved-by-software",
+    "the metadata names a camera, but libjpeg-based software encoded the file (docs/forensics.md: its cues and rate)",
+)
+_forensics_rule("software-tag", "Software, xmp:CreatorTool or the XMP history names an editing program or a save")
+_forensics_rule("appended-data", "bytes that are not zero padding or a declared image follow the end of the image")
+_forensics_rule("c2pa-invalid", "the file's Content Credentials do not validate (a hash or signature that does not verify)")
+_forensics_rule("timestamp-inconsistent", "the metadata's dates contradict each other (taken after last modified)")
+_forensics_rule("dimensions-changed", "EXIF records other pixel dimensions than the image has (resized or cropped)")

@@ -29,6 +29,7 @@ LIBRARIES = (
     "faiss-cpu",
     "numba",
     "pdqhash",
+    "c2pa-python",
 )
 
 

@@ -290,3 +290,19 @@ def test_check_takes_saved_pages_and_manifests(tmp_path, db):
     roles = {i["role"] for i in report["run"]["inputs"]}
     assert roles == {"file", "page", "manifest"}
     report_validator("check").validate(report)
+
+
+def test_forensics_rules_are_off_by_default_and_fail_the_run_when_named(tmp_path, db):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    shutil.copy(FIXTURES / "c2pa" / "XCA.jpg", drop / "XCA.jpg")  # pixels changed after signing
+    padded = (FIXTURES / "leak" / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg").read_bytes() + b"PK\x03\x04" + bytes(60)
+    (drop / "padded.jpg").write_bytes(padded)
+    forensics = ["c2pa-invalid", "appended-data", "resaved-by-software", "software-tag", "timestamp-inconsistent"]
+    assert not set(forensics) & set(DEFAULT_FAIL_ON)
+    assert run("check", drop, "--against", db, "-j", "1", "-q", "-o", tmp_path / "r.json").exit_code == 0
+    result = run("check", drop, "--against", db, "-j", "1", "-q", "--fail-on", ",".join(forensics))
+    assert result.exit_code == 1, result.stderr
+    violations = sorted(line.split(": ", 2)[1] for line in result.stderr.splitlines() if line)
+    assert violations == ["appended-data", "c2pa-invalid"]
+    assert f"{drop / 'XCA.jpg'}: c2pa-invalid: the Content Credentials do not validate" in result.stderr

@@ -20,7 +20,12 @@ from typing import IO, Any, Protocol
 from ..errors import ReportError, UsageError
 
 #: the report kinds and the ``schema`` value prefix of their JSON
-KINDS = {"match": "provenance/match-", "dedup": "provenance/dedup-", "check": "provenance/check-"}
+KINDS = {
+    "match": "provenance/match-",
+    "dedup": "provenance/dedup-",
+    "check": "provenance/check-",
+    "inspect": "provenance/inspect-",
+}
 
 ProgressCallback = Callable[[], None]
 

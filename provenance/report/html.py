@@ -305,10 +305,37 @@ def _dedup_page(
         write_dedup(report, stream, thumbnails=thumbnails, progress=progress)
 
 
+# -- inspect reports -----------------------------------------------------------------------------------
+
+
+def write_inspect(
+    report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
+) -> None:
+    """An inspect report as one HTML page: a card per file with its facts, findings and Content Credentials."""
+    from .text import inspect_lines
+
+    def cards() -> Any:
+        for item in report["files"]:
+            lines = inspect_lines(item)
+            state = item["c2pa"]["state"]
+            yield {"path": lines[0][1], "lines": lines[1:], "c2pa": None if state == "absent" else state}
+            if progress:
+                progress()
+
+    _render(
+        "inspect.html.j2",
+        stream,
+        title="Authenticity evidence",
+        run=report.get("run") or {},
+        summary=report["summary"],
+        cards=cards(),
+    )
+
+
 FORMAT = ReportFormat(
     "html",
     (".html", ".htm"),
     "HTML (one self-contained page with thumbnails)",
-    {"match": _match_page, "dedup": _dedup_page, "check": _match_page},
+    {"match": _match_page, "dedup": _dedup_page, "check": _match_page, "inspect": write_inspect},
     order=40,
 )

@@ -19,6 +19,6 @@ FORMAT = ReportFormat(
     "json",
     (".json",),
     "JSON (docs/schema/KIND.schema.json, the default)",
-    {"match": write, "dedup": write, "check": write},
+    {"match": write, "dedup": write, "check": write, "inspect": write},
     order=10,
 )

@@ -153,6 +153,30 @@ def _write_results(report: dict[str, Any], stream: IO[str], *, heading: str, lev
         stream.write("\n")
 
 
+def write_inspect(
+    report: dict[str, Any], stream: IO[str], *, base: str | None = None, progress: ProgressCallback | None = None
+) -> None:
+    """An inspect report as Markdown: one section per file, its facts as nested lists, every value escaped."""
+    from .text import inspect_lines
+
+    stream.write("# Authenticity evidence\n\n")
+    stream.write(
+        "Facts from each file's own bytes and the rules that found them (docs/forensics.md); not a verdict on any "
+        "picture. Content Credentials are read offline.\n\n"
+    )
+    for item in report["files"]:
+        for level, line in inspect_lines(item):
+            if level == 0:
+                stream.write(f"## {_cell(line)}\n\n")
+            else:
+                stream.write("  " * (level - 1) + f"- {_cell(line)}\n")
+        stream.write("\n")
+
+
 FORMAT = ReportFormat(
-    "md", (".md", ".markdown"), "Markdown", {"match": write_match, "dedup": write_dedup, "check": write_check}, order=30
+    "md",
+    (".md", ".markdown"),
+    "Markdown",
+    {"match": write_match, "dedup": write_dedup, "check": write_check, "inspect": write_inspect},
+    order=30,
 )
