@@ -78,7 +78,7 @@ def read_credentials(source: bytes | str, image_format: str | None, anchors: str
                 "unreadable", trust, reason="a JUMBF (C2PA) segment is present, but c2pa-python finds no manifest in it"
             )
         return _block("absent", trust)
-    except Exception as exc:  # c2pa-python's errors, and anything a hostile manifest makes it raise
+    except Exception as exc:  # noqa: BLE001 - c2pa-python's errors, and whatever a hostile manifest makes it raise
         return _block("unreadable", trust, reason=_reason(exc))
     return _summary(store, state, trust)
 
@@ -89,7 +89,7 @@ def _context(c2pa: Any, anchors: str) -> Any:
     if cache is None:
         cache = _contexts.by_anchors = {}
     if anchors not in cache:
-        settings = dict(_SETTINGS)
+        settings: dict[str, Any] = dict(_SETTINGS)
         if anchors:
             settings["trust"] = {"trust_anchors": anchors}
         cache[anchors] = c2pa.Context(c2pa.Settings.from_dict(settings))
@@ -98,7 +98,11 @@ def _context(c2pa: Any, anchors: str) -> Any:
 
 def _trust_summary(anchors: str) -> dict[str, Any]:
     if not anchors:
-        return {"anchors": 0, "sha256": None, "note": "no trust anchors given (--c2pa-trust): the signer is not checked"}
+        return {
+            "anchors": 0,
+            "sha256": None,
+            "note": "no trust anchors given (--c2pa-trust): the signer is not checked",
+        }
     return {
         "anchors": anchors.count("-----BEGIN CERTIFICATE-----"),
         "sha256": hashlib.sha256(anchors.encode()).hexdigest(),
@@ -113,7 +117,7 @@ def _block(state: str, trust: dict[str, Any], reason: str | None = None) -> dict
 
 
 def _summary(store: dict[str, Any], state: str, trust: dict[str, Any]) -> dict[str, Any]:
-    manifests = store.get("manifests") if isinstance(store.get("manifests"), dict) else {}
+    manifests = _dict(store.get("manifests"))
     label = store.get("active_manifest")
     active = manifests.get(label) if isinstance(label, str) else None
     if not isinstance(active, dict):
@@ -126,7 +130,7 @@ def _summary(store: dict[str, Any], state: str, trust: dict[str, Any]) -> dict[s
         state = "invalid" if failures else "valid"
     if state == "trusted" and not trust["anchors"]:
         state = "valid"  # c2pa-python's built-in trust list is not one the user gave
-    signature = active.get("signature_info") if isinstance(active.get("signature_info"), dict) else {}
+    signature = _dict(active.get("signature_info"))
     block = _block(state, trust)
     block.update(
         {
@@ -161,14 +165,14 @@ def _actions(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     for assertion in _list(manifest.get("assertions")):
         if not isinstance(assertion, dict) or not str(assertion.get("label", "")).startswith("c2pa.actions"):
             continue
-        data = assertion.get("data") if isinstance(assertion.get("data"), dict) else {}
+        data = _dict(assertion.get("data"))
         for action in _list(data.get("actions")):
             if not isinstance(action, dict) or len(out) >= MAX_ITEMS:
                 continue
             agent = action.get("softwareAgent")
             if isinstance(agent, dict):
                 agent = " ".join(str(agent.get(k)) for k in ("name", "version") if agent.get(k))
-            parameters = action.get("parameters") if isinstance(action.get("parameters"), dict) else {}
+            parameters = _dict(action.get("parameters"))
             entry = {
                 "action": _text(action.get("action")),
                 "software_agent": _text(agent),
@@ -184,7 +188,7 @@ def _ingredients(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     # the claim cites each ingredient assertion by hash in its actions' parameters
     hashes: dict[str, str] = {}
     for assertion in _list(manifest.get("assertions")):
-        data = assertion.get("data") if isinstance(assertion, dict) and isinstance(assertion.get("data"), dict) else {}
+        data = _dict(assertion.get("data")) if isinstance(assertion, dict) else {}
         for action in _list(data.get("actions")):
             parameters = action.get("parameters") if isinstance(action, dict) else None
             cited = parameters.get("ingredient") if isinstance(parameters, dict) else None
@@ -212,7 +216,7 @@ def _failures(store: dict[str, Any]) -> list[dict[str, Any]]:
     results = store.get("validation_results") if isinstance(store.get("validation_results"), dict) else None
     out = []
     if results is not None:
-        active = results.get("activeManifest") if isinstance(results.get("activeManifest"), dict) else {}
+        active = _dict(results.get("activeManifest"))
         out += [_status(s, None) for s in _list(active.get("failure"))]
         for delta in _list(results.get("ingredientDeltas")):
             if isinstance(delta, dict) and isinstance(delta.get("validationDeltas"), dict):
@@ -234,6 +238,10 @@ def _status(status: object, ingredient: str | None) -> dict[str, Any]:
 
 def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

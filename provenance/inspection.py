@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from . import runinfo
+from .files import WalkError
 from .fingerprint import FingerprintOptions
 
 SCHEMA = "provenance/inspect-1"
@@ -20,7 +21,8 @@ SCHEMA = "provenance/inspect-1"
 #: how a report words each C2PA state
 C2PA_WORDS = {
     "absent": "no Content Credentials in the file",
-    "valid": "Content Credentials present; their hashes and signature verify (the signer not checked against a trust list)",
+    "valid": "Content Credentials present; their hashes and signature verify (the signer not checked against "
+    "a trust list)",
     "trusted": "Content Credentials present; they verify, and the signer chains to a trust anchor you gave",
     "invalid": "Content Credentials present, and they do not verify",
     "unreadable": "Content Credentials referred to, but they could not be read",
@@ -83,7 +85,7 @@ def _structure(jpeg: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def inspect_files(
-    paths: Iterable[str],
+    paths: Iterable[str | WalkError],
     options: FingerprintOptions | None = None,
     *,
     jobs: int = 1,
@@ -100,9 +102,7 @@ def inspect_files(
         yield inspection(record.to_dict())
 
 
-def report(
-    inspections: list[dict[str, Any]], *, started: str, options: FingerprintOptions
-) -> dict[str, Any]:
+def report(inspections: list[dict[str, Any]], *, started: str, options: FingerprintOptions) -> dict[str, Any]:
     """The inspect report: the run block and one inspection per file (docs/schema/inspect.schema.json)."""
     parameters = options.to_dict()
     parameters.pop("max_pixels_hint", None)

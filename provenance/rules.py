@@ -149,6 +149,8 @@ _forensics_rule(
 )
 _forensics_rule("software-tag", "Software, xmp:CreatorTool or the XMP history names an editing program or a save")
 _forensics_rule("appended-data", "bytes that are not zero padding or a declared image follow the end of the image")
-_forensics_rule("c2pa-invalid", "the file's Content Credentials do not validate (a hash or signature that does not verify)")
+_forensics_rule(
+    "c2pa-invalid", "the file's Content Credentials do not validate (a hash or signature that does not verify)"
+)
 _forensics_rule("timestamp-inconsistent", "the metadata's dates contradict each other (taken after last modified)")
 _forensics_rule("dimensions-changed", "EXIF records other pixel dimensions than the image has (resized or cropped)")

@@ -25,9 +25,10 @@ def c2pa_reading(path, anchors: str = "") -> tuple[str, list[str]]:
     import c2pa
 
     settings = dict(OFFLINE, **({"trust": {"trust_anchors": anchors}} if anchors else {}))
-    with open(path, "rb") as stream, c2pa.Reader(
-        "image/jpeg", stream, context=c2pa.Context(c2pa.Settings.from_dict(settings))
-    ) as reader:
+    with (
+        open(path, "rb") as stream,
+        c2pa.Reader("image/jpeg", stream, context=c2pa.Context(c2pa.Settings.from_dict(settings))) as reader,
+    ):
         store = json.loads(reader.json())
         return reader.get_validation_state().lower(), [s["code"] for s in store.get("validation_status") or []]
 

@@ -72,7 +72,9 @@ def test_text_on_a_terminal_sets_out_each_file_and_never_obeys_a_name(drop):
 
 
 def test_trust_anchors_make_a_good_signer_trusted(drop):
-    result = run_cli("inspect", str(drop / "CA.jpg"), "-j", "1", "-f", "json", "--c2pa-trust", str(C2PA / "test-trust-anchors.pem"))
+    result = run_cli(
+        "inspect", str(drop / "CA.jpg"), "-j", "1", "-f", "json", "--c2pa-trust", str(C2PA / "test-trust-anchors.pem")
+    )
     assert result.returncode == 0, result.stderr
     item = json.loads(result.stdout)["files"][0]
     assert item["c2pa"]["state"] == "trusted"

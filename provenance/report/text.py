@@ -136,7 +136,11 @@ def inspect_lines(item: dict[str, Any]) -> list[tuple[int, str]]:
         signer = c2pa.get("signer") or {}
         if signer.get("common_name") or signer.get("issuer"):
             lines.append(
-                (2, f"signed by {signer.get('common_name')} (issued by {signer.get('issuer')}) at {c2pa.get('signing_time')}")
+                (
+                    2,
+                    f"signed by {signer.get('common_name')} (issued by {signer.get('issuer')}) "
+                    f"at {c2pa.get('signing_time')}",
+                )
             )
         if c2pa.get("claim_generator"):
             lines.append((2, f"claim generator: {c2pa['claim_generator']}"))
@@ -145,8 +149,11 @@ def inspect_lines(item: dict[str, Any]) -> list[tuple[int, str]]:
             lines.append((2, "actions: " + ", ".join(str(a) for a in actions)))
         for ingredient in c2pa.get("ingredients") or []:
             lines.append(
-                (2, f"ingredient: {ingredient.get('title')} ({ingredient.get('relationship')}, "
-                 f"hash {ingredient.get('hash') or 'not cited'})")
+                (
+                    2,
+                    f"ingredient: {ingredient.get('title')} ({ingredient.get('relationship')}, "
+                    f"hash {ingredient.get('hash') or 'not cited'})",
+                )
             )
         for failure in c2pa.get("failures") or []:
             lines.append((2, f"failure: {failure['code']}: {failure.get('explanation')}"))
