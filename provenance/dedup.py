@@ -315,6 +315,8 @@ def _slim(get: Callable[[str], Any]) -> dict[str, Any]:
         kept["metadata"], camera = {}, 0
     kept["camera_fields"] = camera + bool(get("thumbnail"))
     kept["editor"] = _editor(kept["metadata"])
+    forensics = get("forensics") or {}
+    kept["resaved"] = any(f.get("code") == "resaved-by-software" for f in forensics.get("findings") or [])
     kept["pixels"] = (get("width") or 0) * (get("height") or 0)
     return kept
 
@@ -425,7 +427,11 @@ def _cluster(records: list[dict[str, Any]], compared: list[str]) -> Cluster:
     the ``compared`` kinds."""
     from . import hashes as hash_kinds
 
-    ordered = sorted(records, key=_originality)
+    # a file with camera metadata that software re-encoded never outranks a sibling camera file
+    # that was not (docs/dedup.md); a copy without camera metadata cannot carry the finding, so it
+    # is not preferred for lacking it
+    demote = any(r.get("metadata", {}).get("make") and not r.get("resaved") for r in records)
+    ordered = sorted(records, key=lambda r: (demote and bool(r.get("resaved")), *_originality(r)))
     original = ordered[0]
     members = [Member(original["path"], "original", "original", original)]
     ours_hashes = original.get("hashes") or {}
@@ -478,6 +484,12 @@ def _reasons(original: dict[str, Any], copies: list[dict[str, Any]]) -> list[str
     dates = [(c.get("metadata") or {}).get("datetime_original") for c in copies]
     if date and all(d is None or d >= date for d in dates) and any(d is None or d > date for d in dates):
         reasons.append(f"earliest datetime_original ({date})")
+    resaved = [c for c in copies if c.get("resaved")]
+    if not original.get("resaved") and resaved and (original.get("metadata") or {}).get("make"):
+        reasons.append(
+            f"camera metadata and no resaved-by-software finding ({len(resaved)} "
+            f"cop{'y is' if len(resaved) == 1 else 'ies are'}: software re-encoded them)"
+        )
     edited = [c["editor"] for c in copies if c["editor"]]
     if original["editor"] is None and edited:
         reasons.append(f"no editing-software tag (a copy names {edited[0]})")

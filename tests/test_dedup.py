@@ -271,3 +271,22 @@ def test_compiled_complete_link_agrees_with_plain_python(case):
     for item, lab in enumerate(label.tolist()):
         groups[lab].append(item)
     assert sorted(sorted(g) for g in groups.values()) == reference_complete_link(count, links)
+
+
+def test_a_software_resave_never_outranks_the_camera_file_it_was_made_from(tmp_path):
+    original = FIXTURES / "leak" / "97fdc6ae077d8165f3cb4aa494ddb7d4.jpg"  # Nikon COOLPIX P6000
+    im = Image.open(original)
+    # the same size at a higher quality, the camera's EXIF kept: every other criterion favours it
+    im.save(tmp_path / "resaved.jpg", quality=98, exif=im.info["exif"])
+    im.resize((im.width // 3, im.height // 3)).save(tmp_path / "small-stripped.jpg", quality=80)
+    (tmp_path / "camera.jpg").write_bytes(original.read_bytes())
+    records = {p.name: fingerprint(str(p)) for p in tmp_path.iterdir()}
+    findings = {n: {f["code"] for f in r.forensics["findings"]} for n, r in records.items()}
+    assert "resaved-by-software" in findings["resaved.jpg"] and "resaved-by-software" not in findings["camera.jpg"]
+    assert records["resaved.jpg"].jpeg_quality > records["camera.jpg"].jpeg_quality
+    [cluster] = dedup(records.values(), DedupOptions()).clusters
+    assert Path(cluster.members[0].path).name == "camera.jpg"
+    assert any("no resaved-by-software finding" in r for r in cluster.reasons), cluster.reasons
+    # without the camera file, the re-save is still preferred to a small copy without camera metadata
+    [cluster] = dedup([records["resaved.jpg"], records["small-stripped.jpg"]], DedupOptions()).clusters
+    assert Path(cluster.members[0].path).name == "resaved.jpg"
