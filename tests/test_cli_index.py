@@ -139,3 +139,16 @@ def test_markdown_keeps_hostile_names_as_text(tmp_path):
     md = run("dedup", folder, "-j", "1", "-f", "md").stdout
     assert "<script>" not in md and "[link](" not in md
     assert "x\\|y \\[link\\](javascript:evil) \\<script\\>.jpg" in md
+
+
+def test_lookup_shows_the_forensics_findings_the_index_stored(tmp_path):
+    db = tmp_path / "leak.db"
+    run("index", FIXTURES / "leak", "--db", db, "-j", "1")
+    gimp = FIXTURES / "leak" / "406958840ad1665ffcd1be9c29d515b9.jpg"  # a Canon file re-saved by GIMP
+    text = run("lookup", gimp.stem, "--db", db).stdout
+    assert "findings resaved-by-software software-tag" in text
+    [answer] = json.loads(run("lookup", gimp.stem, "--db", db, "--json").stdout)
+    codes = {f["code"] for f in answer["hits"][0]["record"]["forensics"]["findings"]}
+    assert codes == {"resaved-by-software", "software-tag"}
+    nikon = run("lookup", hashlib.md5(NIKON.read_bytes()).hexdigest(), "--db", db).stdout
+    assert "findings" not in nikon

@@ -22,6 +22,9 @@ def _facts(record: dict[str, Any]) -> str:
         parts.append(camera)
     if metadata.get("datetime_original"):
         parts.append(f"taken {metadata['datetime_original']}")
+    codes = sorted({f.get("code") for f in (record.get("forensics") or {}).get("findings") or []} - {None})
+    if codes:
+        parts.append("findings " + " ".join(codes))
     if record.get("error"):
         parts.append(f"error {record['error']['type']}: {record['error']['message']}")
     return printable(", ".join(parts) or record.get("kind") or "")
