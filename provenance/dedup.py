@@ -98,7 +98,7 @@ class Member:
             "jpeg_quality": r.get("jpeg_quality"), "camera_fields": r["camera_fields"], "software": r["editor"],
             "datetime_original": metadata.get("datetime_original"),
             "make": metadata.get("make"), "model": metadata.get("model"),
-            "name_digest": r.get("name_digest"),
+            "name_digest": r.get("name_digest"), "findings": r.get("findings", []), "c2pa": r.get("c2pa"),
         }  # fmt: skip
 
 
@@ -316,7 +316,9 @@ def _slim(get: Callable[[str], Any]) -> dict[str, Any]:
     kept["camera_fields"] = camera + bool(get("thumbnail"))
     kept["editor"] = _editor(kept["metadata"])
     forensics = get("forensics") or {}
-    kept["resaved"] = any(f.get("code") == "resaved-by-software" for f in forensics.get("findings") or [])
+    kept["findings"] = sorted({str(f.get("code")) for f in forensics.get("findings") or []})
+    kept["resaved"] = "resaved-by-software" in kept["findings"]
+    kept["c2pa"] = (forensics.get("c2pa") or {}).get("state", "absent") if forensics else None
     kept["pixels"] = (get("width") or 0) * (get("height") or 0)
     return kept
 

@@ -292,3 +292,48 @@ def _credential_findings(credentials: dict[str, Any] | None) -> list[dict[str, A
             )
         ]
     return []
+
+
+def authenticity(forensics: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a report's Authenticity section shows of a record's ``forensics``: the findings (code,
+    severity, message), the encoder in words, the Content Credentials' state and main facts."""
+    if not forensics:
+        return None
+    c2pa = forensics.get("c2pa") or {"state": "absent"}
+    kept = ("state", "reason", "signer", "signing_time", "claim_generator", "actions", "failures")
+    return {
+        "findings": [{k: f.get(k) for k in ("code", "severity", "message")} for f in forensics.get("findings") or []],
+        "encoder": (forensics.get("encoder") or {}).get("tables"),
+        "c2pa": {k: c2pa[k] for k in kept if c2pa.get(k) not in (None, [], {})},
+    }
+
+
+def authenticity_lines(summary: dict[str, Any] | None) -> list[str]:
+    """An Authenticity section's lines (untrusted text left raw: each report escapes it its own way)."""
+    if not summary:
+        return ["no forensics block (a record made before it, or a file that could not be read)"]
+    lines = []
+    c2pa = summary.get("c2pa") or {}
+    state = c2pa.get("state", "absent")
+    if state == "absent":
+        lines.append("Content Credentials: none")
+    else:
+        signer = c2pa.get("signer") or {}
+        said = f"Content Credentials: {state}"
+        if signer.get("common_name"):
+            said += f", signed by {signer['common_name']} ({signer.get('issuer')}) at {c2pa.get('signing_time')}"
+        if c2pa.get("reason"):
+            said += f": {c2pa['reason']}"
+        lines.append(said)
+        actions = [str(a.get("action")) for a in c2pa.get("actions") or []]
+        if actions:
+            lines.append("C2PA actions: " + ", ".join(actions))
+        for failure in c2pa.get("failures") or []:
+            lines.append(f"C2PA failure {failure.get('code')}: {failure.get('explanation')}")
+    if summary.get("encoder"):
+        lines.append(f"encoder: {summary['encoder']}")
+    for f in summary.get("findings") or []:
+        lines.append(f"{f['severity']} {f['code']}: {f['message']}")
+    if not summary.get("findings"):
+        lines.append("findings: none (docs/forensics.md)")
+    return lines

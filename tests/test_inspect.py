@@ -108,3 +108,37 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(drop, tmp_p
     assert result.returncode == 2 and not (tmp_path / "missing").exists()
     result = run_cli("inspect", str(drop), "-o", str(tmp_path / "x.csv"))
     assert result.returncode == 2 and not (tmp_path / "x.csv").exists()
+
+
+def test_match_and_dedup_reports_carry_each_files_authenticity(tmp_path):
+    query = tmp_path / "tip.jpg"
+    shutil.copy(GIMP, query)
+    out_md, out_html, out_json = tmp_path / "r.md", tmp_path / "r.html", tmp_path / "r.json"
+    result = run_cli(
+        "match", str(query), "--against", str(FIXTURES / "leak"), "-j", "1", "-q",
+        "-o", str(out_md), "-o", str(out_html), "-o", str(out_json),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out_json.read_text())
+    report_validator("match").validate(report)
+    [r] = report["results"]
+    for whose in (r["query"], r["matches"][0]["reference"]):
+        assert {f["code"] for f in whose["authenticity"]["findings"]} == {"resaved-by-software", "software-tag"}
+        assert whose["authenticity"]["c2pa"] == {"state": "absent"}
+    md = out_md.read_text()
+    assert "Authenticity of the query" in md and "Authenticity of the reference" in md
+    assert md.count("notice resaved-by-software") == 2
+    soup = BeautifulSoup(out_html.read_text(), "html.parser")
+    section = soup.select_one("section.authenticity")
+    assert [h.get_text() for h in section.find_all("h4")] == ["The query", "The reference"]
+    assert "notice software-tag: software names 'GIMP 2.4.5'" in section.get_text()
+
+    dedup_json = tmp_path / "d.json"
+    assert (
+        run_cli("dedup", str(tmp_path), str(FIXTURES / "leak"), "-j", "1", "-q", "-o", str(dedup_json)).returncode == 0
+    )
+    dedup = json.loads(dedup_json.read_text())
+    report_validator("dedup").validate(dedup)
+    members = [m for c in dedup["clusters"] for m in c["members"] if m["path"].endswith(("tip.jpg", GIMP.name))]
+    assert len(members) == 2 and all(m["findings"] == ["resaved-by-software", "software-tag"] for m in members)
+    assert all(m["c2pa"] == "absent" for m in members)

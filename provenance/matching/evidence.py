@@ -8,6 +8,7 @@ from typing import Any
 from .. import hashes as hash_kinds
 from ..captions import Query
 from ..fingerprint import Fingerprint
+from ..forensics import authenticity
 from .geometry import Transform
 from .records import QUERY_FACTS
 
@@ -28,7 +29,7 @@ def reference_summary(reference: Fingerprint, paths: list[str]) -> dict[str, Any
     """The facts of a reference a match reports, with every path that holds its bytes."""
     facts = {k: getattr(reference, k) for k in _REFERENCE_KEYS if k != "paths"}
     facts["paths"] = paths
-    return {k: facts.get(k) for k in _REFERENCE_KEYS}
+    return {**{k: facts.get(k) for k in _REFERENCE_KEYS}, "authenticity": authenticity(reference.forensics)}
 
 
 def quality_change(reference: Fingerprint, query: Fingerprint) -> dict[str, int | None]:

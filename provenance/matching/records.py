@@ -8,6 +8,7 @@ from typing import Any
 
 from ..captions import Query
 from ..fingerprint import Fingerprint
+from ..forensics import authenticity
 
 SCHEMA = "provenance/match-1"
 
@@ -84,7 +85,11 @@ class QueryResult:
     def to_dict(self) -> dict[str, Any]:
         fp = self.fingerprint
         return {
-            "query": {**self.query.to_dict(), **{k: getattr(fp, k) if fp else None for k in QUERY_FACTS}},
+            "query": {
+                **self.query.to_dict(),
+                **{k: getattr(fp, k) if fp else None for k in QUERY_FACTS},
+                "authenticity": authenticity(fp.forensics) if fp else None,
+            },
             "verdict": self.verdict, "confidence": round(self.confidence, 4),
             "matches": [m.to_dict() for m in self.matches], "evidence": self.evidence,
             "rejected": self.rejected, "error": self.error,

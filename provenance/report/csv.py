@@ -85,7 +85,7 @@ class FingerprintCsvWriter:
 DEDUP_COLUMNS = [
     "cluster", "role", "relation", "path", "phash_distance", "pdq_distance", "dhash_distance", "sha256",
     "image_data_sha256", "format", "width", "height", "jpeg_quality", "camera_fields", "software",
-    "datetime_original", "reasons",
+    "datetime_original", "findings", "c2pa", "reasons",
 ]  # fmt: skip
 
 
@@ -104,6 +104,7 @@ def write_dedup(
                 pdq_distance=m["distance"].get("pdq"),
                 dhash_distance=m["distance"].get("dhash"),
                 reasons="; ".join(cluster["reasons"]) if m["role"] == "original" else None,
+                findings=" ".join(m.get("findings") or []) or None,
             )
             writer.writerow({k: _cell(row.get(k)) for k in DEDUP_COLUMNS})
     for role, paths in (("unique", result.get("unique") or []), ("low-information", result["low_information"])):

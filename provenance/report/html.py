@@ -123,7 +123,20 @@ def _match_card(result: dict[str, Any], thumbnails: Thumbnails, findings: list[d
         "region": _region(best, query, query_thumb) if best else None,
         "facts": _reference_facts(best["reference"]) if best else [],
         "diff": _diff_rows(best.get("metadata_diff") or {}) if best else [],
+        "authenticity": _authenticity(query, best),
     }
+
+
+def _authenticity(query: dict[str, Any], best: dict[str, Any] | None) -> list[tuple[str, list[str]]]:
+    """The Authenticity section's (whose, lines) for the query and its best match's reference."""
+    from ..forensics import authenticity_lines
+
+    out = []
+    if "authenticity" in query and not query.get("problem"):
+        out.append(("The query", authenticity_lines(query["authenticity"])))
+    if best and "authenticity" in best["reference"]:
+        out.append(("The reference", authenticity_lines(best["reference"]["authenticity"])))
+    return out
 
 
 def _verdict_words(result: dict[str, Any], best: dict[str, Any] | None) -> str:

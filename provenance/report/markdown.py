@@ -47,13 +47,16 @@ def write_dedup(
     for cluster in result["clusters"]:
         stream.write(f"## Cluster {cluster['id']}: {cluster['relation']}, {cluster['size']} files\n\n")
         stream.write(f"Likely original: {_cell(cluster['original'])} ({_cell('; '.join(cluster['reasons']))})\n\n")
-        stream.write("| role | relation | path | size | JPEG q | camera fields | pHash | PDQ |\n")
-        stream.write("|---|---|---|---|---:|---:|---:|---:|\n")
+        stream.write(
+            "| role | relation | path | size | JPEG q | camera fields | pHash | PDQ | forensics findings | C2PA |\n"
+        )
+        stream.write("|---|---|---|---|---:|---:|---:|---:|---|---|\n")
         for m in cluster["members"]:
             size = f"{m['width']}x{m['height']}" if m.get("width") else ""
             stream.write(
                 f"| {m['role']} | {m['relation']} | {_cell(m['path'])} | {size} | {_cell(m.get('jpeg_quality'))} "
-                f"| {m['camera_fields']} | {_cell(m['distance'].get('phash'))} | {_cell(m['distance'].get('pdq'))} |\n"
+                f"| {m['camera_fields']} | {_cell(m['distance'].get('phash'))} | {_cell(m['distance'].get('pdq'))} "
+                f"| {_cell(' '.join(m.get('findings') or []))} | {_cell(m.get('c2pa') or '')} |\n"
             )
         stream.write("\n")
     if result["errors"]:
@@ -132,12 +135,16 @@ def _write_results(report: dict[str, Any], stream: IO[str], *, heading: str, lev
         stream.write(f"**Verdict: {result['verdict']}** (confidence {result['confidence']:.2f})\n\n")
         for line in result["evidence"]:
             stream.write(f"- {_cell(line)}\n")
+        if not query.get("problem") and "authenticity" in query:
+            _write_authenticity(stream, "the query", query["authenticity"])
         for match in result["matches"]:
             ref = match["reference"]
             stream.write(f"\n{level}# {match['relation']}: {_cell(ref['path'])}\n\n")
             stream.write(f"SHA-256 `{ref.get('sha256')}`, MD5 `{ref.get('md5')}`\n\n")
             for line in match["evidence"]:
                 stream.write(f"- {_cell(line)}\n")
+            if "authenticity" in ref:
+                _write_authenticity(stream, "the reference", ref["authenticity"])
             diff = match.get("metadata_diff") or {}
             rows = [(k, v, "") for k, v in (diff.get("removed") or {}).items()]
             rows += [(k, v["reference"], v["query"]) for k, v in (diff.get("changed") or {}).items()]
@@ -151,6 +158,15 @@ def _write_results(report: dict[str, Any], stream: IO[str], *, heading: str, lev
             for rejected in result["rejected"]:
                 stream.write(f"- {_cell(rejected.get('reference'))}: {_cell(rejected.get('reason'))}\n")
         stream.write("\n")
+
+
+def _write_authenticity(stream: IO[str], whose: str, summary: dict[str, Any] | None) -> None:
+    """An Authenticity paragraph: what the file's bytes say (docs/forensics.md), every value escaped."""
+    from ..forensics import authenticity_lines
+
+    stream.write(f"\nAuthenticity of {whose} (facts and rules, not a verdict):\n\n")
+    for line in authenticity_lines(summary):
+        stream.write(f"- {_cell(line)}\n")
 
 
 def write_inspect(
