@@ -70,8 +70,13 @@ def resaved(path: Path) -> dict[str, bytes]:
 #: other encoders, when installed (Debian's imagemagick and libvips-tools): each keeps the metadata by default
 EXTERNAL = {
     "imagemagick-q85": ["/usr/bin/convert", "{src}", "-quality", "85", "{dst}"],
+    "graphicsmagick-q85": ["gm", "convert", "{src}", "-quality", "85", "{dst}"],
     "vips-q85": ["vips", "copy", "{src}", "{dst}[Q=85]"],
+    "vips-default": ["vips", "copy", "{src}", "{dst}"],
 }
+
+#: the program each kind of copy was made by, as the signature table names it
+PROGRAM = {"pillow": "Pillow", "imagemagick": "ImageMagick", "graphicsmagick": "GraphicsMagick", "vips": "libvips"}
 
 
 def _external(command: list[str], path: Path) -> bytes | None:
@@ -128,11 +133,18 @@ def main() -> None:
     )
     copies_fired: Counter[tuple[str, str]] = Counter()
     copies = Counter()
+    naming: Counter[tuple[str, str]] = Counter()
     for path in originals:
         for kind, data in resaved(path).items():
             copies[kind] += 1
-            for code in codes(fingerprint(data, name=path.name).to_dict()):
+            copy = fingerprint(data, name=path.name).to_dict()
+            for code in codes(copy):
                 copies_fired[kind, code] += 1
+            program = PROGRAM[kind.split("-")[0]]
+            candidates = {c["name"].split(" (")[0] for c in (copy["forensics"]["encoder"] or {}).get("candidates", [])}
+            naming[kind, "named"] += bool(candidates)
+            naming[kind, "right"] += program in candidates
+            naming[kind, "only"] += candidates == {program}
     all_codes = sorted(set(fired) | {c for _, c in copies_fired})
     kinds = sorted(copies)
     print(f"{unresized} originals record EXIF dimensions equal to their frame")
@@ -149,7 +161,66 @@ def main() -> None:
         print(f"{code:<24} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} " + " ".join(f"{c:>18}" for c in cells[3:]))
     for code, example in sorted(examples.items()):
         print(f"  e.g. {code}: {example}")
+    print(f"{'encoder named':<24} " + " ".join(f"{k:>18}" for k in kinds))
+    for what, label in (("named", "any signature"), ("right", "the right program"), ("only", "it alone")):
+        cells = [f"{naming[k, what]:>8} ({naming[k, what] / max(1, copies[k]):5.1%})" for k in kinds]
+        print(f"{label:<24} " + " ".join(f"{c:>18}" for c in cells))
+    leave_one_out(originals, args.corpus)
+    edited(paths)
     cost([p for p in originals if p.stat().st_size > 500_000] or originals)
+
+
+def leave_one_out(originals: list[Path], corpus: Path) -> None:
+    """The signature cue of resaved-by-software on each original and on its libvips copy, with the
+    original's own camera signatures taken out of the table (as if its camera had been learnt from
+    other files), and with the whole table."""
+    from provenance.forensics import resave_by_signature
+    from provenance.signatures import table
+
+    full = table()
+    fired = {"original": 0, "original, whole table": 0, "vips copy": 0, "vips copy, whole table": 0}
+    known = 0
+    for path in originals:
+        source = f"corpus: {path.relative_to(corpus)}"
+        rest = [e for e in full if source not in e["source"]]
+        record = fingerprint(path).to_dict()
+        jpeg, meta = record["forensics"]["jpeg"], record["metadata"]
+        fired["original"] += bool(resave_by_signature(jpeg, meta, rest))
+        fired["original, whole table"] += bool(resave_by_signature(jpeg, meta, full))
+        copy = _external(EXTERNAL["vips-default"], path)
+        if copy is None:
+            continue
+        copied = fingerprint(copy, name=path.name).to_dict()
+        fired["vips copy"] += bool(resave_by_signature(copied["forensics"]["jpeg"], copied["metadata"], rest))
+        fired["vips copy, whole table"] += bool(
+            resave_by_signature(copied["forensics"]["jpeg"], copied["metadata"], full)
+        )
+        known += any(e.get("camera") and source in e["source"] for e in full)
+    print(
+        f"the signature cue of resaved-by-software ({known} of {len(originals)} originals "
+        "gave their camera a signature):"
+    )
+    for label, n in fired.items():
+        print(f"  {label:<24} {n:>4} of {len(originals)} ({n / max(1, len(originals)):5.1%})")
+
+
+def edited(paths: list[Path]) -> None:
+    """Files whose metadata says an editor touched them: how many a finding flags."""
+    touched = flagged = 0
+    for path in paths:
+        record = fingerprint(path).to_dict()
+        meta = record["metadata"]
+        if record["error"] or record["format"] != "JPEG":
+            continue
+        history = [e for e in meta.get("xmp_history") or [] if str(e.get("action", "")).lower() in EDIT_ACTIONS]
+        if not (names_editor(meta.get("software")) or names_editor(meta.get("xmp_creator_tool")) or history):
+            continue
+        touched += 1
+        flagged += bool(codes(record) & {"software-tag", "resaved-by-software"})
+    print(
+        f"files whose metadata names an editor or an edit: {touched}; "
+        f"flagged: {flagged} ({flagged / max(1, touched):.1%})"
+    )
 
 
 def cost(paths: list[Path], rounds: int = 5) -> None:

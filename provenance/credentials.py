@@ -52,10 +52,15 @@ def may_hold_manifest(data: bytes) -> bool:
     return b"c2pa" in data or b"dcterms:provenance" in data
 
 
-def read_credentials(source: bytes | str, image_format: str | None, anchors: str = "") -> dict[str, Any]:
-    """The ``c2pa`` block of a file whose bytes (or, for a file too large to hold, path) are ``source``."""
+def read_credentials(
+    source: bytes | str, image_format: str | None, anchors: str = "", header_end: int | None = None
+) -> dict[str, Any]:
+    """The ``c2pa`` block of a file whose bytes (or, for a file too large to hold, path) are ``source``.
+
+    ``header_end``: where a JPEG's metadata segments end (its first scan): a manifest and an XMP
+    reference to one both sit before it, so only those bytes are searched for them."""
     trust = _trust_summary(anchors)
-    if isinstance(source, bytes) and not may_hold_manifest(source):
+    if isinstance(source, bytes) and not may_hold_manifest(source[:header_end] if header_end else source):
         return _block("absent", trust)
     mime = MIME_TYPES.get(image_format or "")
     if mime is None:

@@ -227,7 +227,8 @@ def _forensics(
         except ValueError:
             dimensions = None
     size = (record.width, record.height) if record.width and record.height else None
-    credentials = read_credentials(source, record.format, options.c2pa_trust)
+    first_scan = next((s["offset"] for s in structure.segments if s["kind"] == "SOS"), None) if structure else None
+    credentials = read_credentials(source, record.format, options.c2pa_trust, header_end=first_scan)
     return forensics_block(structure, record.metadata, dimensions, record.thumbnail, size, credentials)
 
 

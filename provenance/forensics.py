@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from . import signatures
 from .quality import ijg_quality
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def forensics_block(
     if structure is not None:
         block["jpeg"] = structure.to_dict()
         quality = ijg_quality(structure.quantization)
+        matched = signatures.candidates(block["jpeg"])
         block["encoder"] = {
             "ijg_quality": quality,
             "tables": (
@@ -70,9 +72,11 @@ def forensics_block(
                 if structure.quantization
                 else None
             ),
+            "named": signatures.named(matched),
+            "candidates": [{"name": e["name"], "kind": e["kind"], "source": e["source"][0]} for e in matched[:20]],
         }
         findings.extend(_structure_findings(structure))
-        findings.extend(_resave_findings(structure, quality, metadata))
+        findings.extend(_resave_findings(structure, quality, metadata) or resave_by_signature(block["jpeg"], metadata))
     findings.extend(_software_findings(metadata))
     findings.extend(_dimension_findings(exif_dimensions, size))
     findings.extend(_thumbnail_findings(thumbnail, size))
@@ -337,3 +341,34 @@ def authenticity_lines(summary: dict[str, Any] | None) -> list[str]:
     if not summary.get("findings"):
         lines.append("findings: none (docs/forensics.md)")
     return lines
+
+
+def resave_by_signature(
+    jpeg: dict[str, Any], metadata: dict[str, Any], table: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """A camera's metadata in a file whose tables and marker layout are exactly what a program here
+    writes, when that camera model's own tables are in the signature table and these are not them.
+
+    Only for models the table knows: many cameras of 1998–2005 encode with libjpeg itself, so "a
+    program's tables and layout" alone would accuse their originals (docs/forensics.md)."""
+    own = signatures.camera_tables(metadata.get("make"), metadata.get("model"), table)
+    if own is None or jpeg.get("quantization_sha256") in own:
+        return []
+    programs = [e for e in signatures.candidates(jpeg, table) if e.get("kind") == "software"]
+    if not programs:
+        return []
+    names = signatures.named(programs)
+    return [
+        finding(
+            "resaved-by-software",
+            "notice",
+            f"the metadata names a {metadata.get('make')} {metadata.get('model')}, but the file's quantisation "
+            f"tables and marker layout are what {names} writes, and not the tables that camera writes",
+            make=metadata.get("make"),
+            model=metadata.get("model"),
+            encoder=names,
+            camera_tables=len(own),
+            rule="camera metadata; tables and marker layout equal to a program's signature; the camera model's "
+            "own signatures in the table, none with these tables",
+        )
+    ]
