@@ -206,19 +206,25 @@ def _fill_metadata(
             "thumbnail",
             lambda: thumbnail_record(bytes(thumb), record.orientation, main_phash, displayed, options.max_pixels),
         )
-    record.forensics = _quietly(record, "forensics", lambda: _forensics(record, source, tags, options))
+    record.forensics = _quietly(record, "forensics", lambda: _forensics(record, source, tags, options, xmp))
 
 
 def _forensics(
-    record: Fingerprint, source: bytes | str, tags: dict[str, Any], options: FingerprintOptions
+    record: Fingerprint,
+    source: bytes | str,
+    tags: dict[str, Any],
+    options: FingerprintOptions,
+    xmp: XmpPacket | None = None,
 ) -> dict[str, Any]:
     """The ``forensics`` block, from the bytes already read (a file streamed for its size gets none of
-    the JPEG structure)."""
+    the JPEG or PNG structure)."""
     from .credentials import read_credentials
     from .forensics import forensics_block
     from .jpeg_structure import read_structure
+    from .png_structure import read_png_structure
 
     structure = read_structure(source) if isinstance(source, bytes) and source[:3] == b"\xff\xd8\xff" else None
+    png = read_png_structure(source) if isinstance(source, bytes) and structure is None else None
     dimensions = None
     width, height = tags.get("EXIF ExifImageWidth"), tags.get("EXIF ExifImageLength")
     if width is not None and height is not None:
@@ -229,7 +235,32 @@ def _forensics(
     size = (record.width, record.height) if record.width and record.height else None
     first_scan = next((s["offset"] for s in structure.segments if s["kind"] == "SOS"), None) if structure else None
     credentials = read_credentials(source, record.format, options.c2pa_trust, header_end=first_scan)
-    return forensics_block(structure, record.metadata, dimensions, record.thumbnail, size, credentials)
+    dates = _recorded_dates(tags, xmp)
+    return forensics_block(structure, record.metadata, dimensions, record.thumbnail, size, credentials, png, dates)
+
+
+def _recorded_dates(tags: dict[str, Any], xmp: XmpPacket | None) -> dict[str, str | None]:
+    """The capture time as EXIF and XMP each record it, and the GPS fix's time, for the consistency rules."""
+    from .metadata import gps_datetime, iso_datetime
+
+    def exif(name: str, offset: str | None = None) -> str | None:
+        tag = tags.get(name)
+        zone = tags.get(offset) if offset else None
+        return iso_datetime(tag.values, None, zone.values if zone else None) if tag is not None else None
+
+    date, time = tags.get("GPS GPSDate"), tags.get("GPS GPSTimeStamp")
+    xmp_taken = None
+    if xmp is not None:
+        for prop in ("exif:DateTimeOriginal", "photoshop:DateCreated"):
+            value = xmp.get(prop)
+            if isinstance(value, str) and iso_datetime(value):
+                xmp_taken = iso_datetime(value)
+                break
+    return {
+        "exif_taken": exif("EXIF DateTimeOriginal", "EXIF OffsetTimeOriginal"),
+        "xmp_taken": xmp_taken,
+        "gps": gps_datetime(date.values, time.values) if date is not None and time is not None else None,
+    }
 
 
 def _failed(record: Fingerprint, exc: ProvenanceError, options: FingerprintOptions) -> None:

@@ -16,6 +16,7 @@ from .quality import ijg_quality
 
 if TYPE_CHECKING:
     from .jpeg_structure import JpegStructure
+    from .png_structure import PngStructure
 
 #: names of editing and converting programs (lower case, matched as words in Software and
 #: xmp:CreatorTool); camera firmware and phone camera apps are not on it
@@ -54,11 +55,16 @@ def forensics_block(
     thumbnail: dict[str, Any] | None,
     size: tuple[int, int] | None,
     credentials: dict[str, Any] | None = None,
+    png: PngStructure | None = None,
+    dates: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """The record's ``forensics``: the JPEG structure (JPEG files), the encoder the tables point to, the
-    Content Credentials (credentials.py), the findings."""
+    """The record's ``forensics``: the JPEG structure (JPEG files) or the PNG chunks (PNG files), the
+    encoder the tables point to, the Content Credentials (credentials.py), the findings."""
     findings: list[dict[str, Any]] = []
-    block: dict[str, Any] = {"jpeg": None, "encoder": None, "c2pa": credentials, "findings": findings}
+    block: dict[str, Any] = {"jpeg": None, "png": None, "encoder": None, "c2pa": credentials, "findings": findings}
+    if png is not None:
+        block["png"] = png.to_dict()
+        findings.extend(_png_findings(png))
     if structure is not None:
         block["jpeg"] = structure.to_dict()
         quality = ijg_quality(structure.quantization)
@@ -80,7 +86,7 @@ def forensics_block(
     findings.extend(_software_findings(metadata))
     findings.extend(_dimension_findings(exif_dimensions, size))
     findings.extend(_thumbnail_findings(thumbnail, size))
-    findings.extend(_time_findings(metadata))
+    findings.extend(_time_findings(metadata, dates or {}))
     findings.extend(_credential_findings(credentials))
     return block
 
@@ -250,10 +256,15 @@ def _when(value: object) -> datetime | None:
     return moment
 
 
-def _time_findings(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+#: GPS time and capture time further apart than this, the capture's UTC offset recorded, disagree
+GPS_TOLERANCE_HOURS = 2
+
+
+def _time_findings(metadata: dict[str, Any], dates: dict[str, str | None]) -> list[dict[str, Any]]:
+    out = []
     taken, modified = _when(metadata.get("datetime_original")), _when(metadata.get("datetime_modified"))
     if taken and modified and taken > modified:
-        return [
+        out.append(
             finding(
                 "timestamp-inconsistent",
                 "notice",
@@ -262,8 +273,81 @@ def _time_findings(metadata: dict[str, Any]) -> list[dict[str, Any]]:
                 datetime_modified=metadata["datetime_modified"],
                 rule="DateTimeOriginal later than ModifyDate (local times, to the second)",
             )
-        ]
-    return []
+        )
+    exif_taken, xmp_taken = dates.get("exif_taken"), dates.get("xmp_taken")
+    a, b = _when(exif_taken), _when(xmp_taken)
+    if a and b and len(str(xmp_taken)) >= 19 and abs((a - b).total_seconds()) > 1:
+        out.append(
+            finding(
+                "timestamp-inconsistent",
+                "notice",
+                f"EXIF says taken {exif_taken}, XMP says {xmp_taken}",
+                exif_datetime_original=exif_taken,
+                xmp_datetime_original=xmp_taken,
+                rule="EXIF DateTimeOriginal and XMP exif:DateTimeOriginal (or photoshop:DateCreated) more than "
+                "a second apart (local times)",
+            )
+        )
+    gps, capture = _utc(dates.get("gps")), _utc(exif_taken)
+    if gps and capture:  # only with the capture's UTC offset recorded: without it no gap is telling
+        gap = abs((capture - gps).total_seconds()) / 3600
+        if gap > GPS_TOLERANCE_HOURS:
+            out.append(
+                finding(
+                    "timestamp-inconsistent",
+                    "notice",
+                    f"the GPS fix is dated {dates['gps']}, {gap:.1f} hours from the capture time {exif_taken}",
+                    gps_datetime=dates["gps"],
+                    datetime_original=exif_taken,
+                    hours_apart=round(gap, 2),
+                    rule=f"GPS time (UTC) more than {GPS_TOLERANCE_HOURS} hours from DateTimeOriginal converted "
+                    "to UTC with its recorded offset (OffsetTimeOriginal)",
+                )
+            )
+    return out
+
+
+def _utc(value: object) -> datetime | None:
+    """An ISO time with a zone (``Z`` or ``±hh:mm``) as a naive UTC datetime; None without a zone."""
+    if not isinstance(value, str) or len(value) < 19:
+        return None
+    from datetime import timezone
+
+    text = value.replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _png_findings(png: PngStructure) -> list[dict[str, Any]]:
+    out = []
+    tail = png.after_end
+    if tail and tail["looks_like"] != "zeros":
+        out.append(
+            finding(
+                "appended-data",
+                "warning" if tail["looks_like"] in ("a ZIP archive", "an archive") else "notice",
+                f"{tail['bytes']} bytes follow the PNG's IEND chunk; they look like {tail['looks_like']}",
+                bytes=tail["bytes"],
+                looks_like=tail["looks_like"],
+                rule="bytes after the PNG IEND chunk that are not zero padding",
+            )
+        )
+    if png.problems:
+        out.append(
+            finding(
+                "structure-damaged",
+                "notice",
+                "the PNG chunks cannot be read in full: " + "; ".join(png.problems[:3]),
+                problems=png.problems[:10],
+                rule="a chunk length, type or CRC that does not follow the PNG specification",
+            )
+        )
+    return out
 
 
 def _credential_findings(credentials: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -235,7 +235,7 @@ def standard_huffman_tables() -> frozenset[tuple[bytes, bytes]]:
     return frozenset((counts, symbols) for _, counts, symbols in found.huffman_tables)
 
 
-def _after_end(tail: bytes) -> dict[str, Any]:
+def trailing_bytes(tail: bytes) -> dict[str, Any]:
     """How many bytes follow the end of the image, and what they look like."""
     looks = "data"
     stripped = tail.lstrip(b"\x00")
@@ -306,7 +306,7 @@ def read_structure(data: bytes, *, _with_standard: bool = True) -> JpegStructure
     if not ended and not out.problems:
         out.problems.append("no end-of-image marker")
     if ended and pos < n:
-        out.after_end = _after_end(data[pos:])
+        out.after_end = trailing_bytes(data[pos:])
     out.subsampling = _subsampling(out.components)
     if out.huffman_tables and _with_standard:
         standard = standard_huffman_tables()

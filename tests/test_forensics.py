@@ -160,3 +160,50 @@ def test_stats_counts_the_files_of_each_finding(tmp_path):
             for code in {f["code"] for f in (record.forensics or {}).get("findings", [])}:
                 expected[code] += 1
     assert counted == dict(expected) and counted["resaved-by-software"] >= 1
+
+
+def with_gps_and_xmp(taken: str, offset: str | None = None, gps: tuple | None = None, xmp_taken: str | None = None):
+    """A camera JPEG with DateTimeOriginal, optionally its offset, a GPS date and time, and an XMP date."""
+    im = Image.radial_gradient("L").convert("RGB").resize((320, 240))
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "NIKON", "COOLPIX P6000"
+    ifd = exif.get_ifd(EXIF_IFD)
+    ifd[DATETIME_ORIGINAL] = taken
+    if offset:
+        ifd[0x9011] = offset  # OffsetTimeOriginal
+    if gps:
+        date, (h, m, s) = gps
+        gps_ifd = exif.get_ifd(0x8825)
+        gps_ifd[0x001D] = date  # GPSDateStamp
+        gps_ifd[0x0007] = (float(h), float(m), float(s))  # GPSTimeStamp
+    kwargs = {}
+    if xmp_taken:
+        kwargs["xmp"] = (
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+            f'exif:DateTimeOriginal="{xmp_taken}"/></rdf:RDF></x:xmpmeta>'
+        ).encode()
+    out = io.BytesIO()
+    im.save(out, "JPEG", exif=exif, quality=90, **kwargs)
+    return out.getvalue()
+
+
+def time_findings(data: bytes) -> list[dict]:
+    record = fingerprint(data, name="photo.jpg").to_dict()
+    return [f for f in record["forensics"]["findings"] if f["code"] == "timestamp-inconsistent"]
+
+
+def test_exif_and_xmp_capture_times_that_disagree_are_a_finding():
+    [found] = time_findings(with_gps_and_xmp("2021:05:01 12:00:00", xmp_taken="2021-05-01T15:30:00"))
+    assert found["facts"]["xmp_datetime_original"].startswith("2021-05-01T15:30:00")
+    assert time_findings(with_gps_and_xmp("2021:05:01 12:00:00", xmp_taken="2021-05-01T12:00:00+02:00")) == []
+
+
+def test_a_gps_fix_far_from_the_capture_time_is_a_finding():
+    # taken at 12:00 local, UTC+02:00: 10:00 UTC; a fix at 10:20 UTC agrees, one at 18:00 UTC does not
+    assert time_findings(with_gps_and_xmp("2021:05:01 12:00:00", "+02:00", ("2021:05:01", (10, 20, 0)))) == []
+    [found] = time_findings(with_gps_and_xmp("2021:05:01 12:00:00", "+02:00", ("2021:05:01", (18, 0, 0))))
+    assert found["facts"]["hours_apart"] == 8.0
+    # no offset recorded: no gap counts (the corpus's Nikon P6000 originals put their GPS fix a day
+    # and two hours from the local capture time)
+    assert time_findings(with_gps_and_xmp("2021:05:01 12:00:00", None, ("2021:05:03", (12, 0, 0)))) == []
