@@ -120,6 +120,33 @@ def _structure_findings(structure: JpegStructure) -> list[dict[str, Any]]:
                 rule="an MPF segment whose index declares more than one image",
             )
         )
+    preview = structure.photoshop_thumbnail
+    if preview:
+        out.append(
+            finding(
+                "multiple-images",
+                "info",
+                f"a Photoshop resource block carries a {preview['width']}x{preview['height']} thumbnail",
+                photoshop_thumbnail=preview,
+                rule="a Photoshop image resource (APP13) with a thumbnail resource (0x0409 or 0x040C)",
+            )
+        )
+        width, height = structure.width, structure.height
+        if width and height and preview["width"] and preview["height"]:
+            image_ratio = max(width, height) / min(width, height)
+            thumb_ratio = max(preview["width"], preview["height"]) / min(preview["width"], preview["height"])
+            if abs(image_ratio - thumb_ratio) > ASPECT_TOLERANCE * image_ratio:
+                out.append(
+                    finding(
+                        "thumbnail-mismatch",
+                        "notice",
+                        f"the Photoshop thumbnail is {preview['width']}x{preview['height']}, another shape than the "
+                        f"{width}x{height} image (cropped after the thumbnail was written?)",
+                        thumbnail_width=preview["width"],
+                        thumbnail_height=preview["height"],
+                        rule=f"Photoshop thumbnail and image aspect ratios differ by more than {ASPECT_TOLERANCE:.0%}",
+                    )
+                )
     if structure.problems:
         out.append(
             finding(

@@ -79,6 +79,8 @@ class JpegStructure:
     comments: list[str] = field(default_factory=list)
     #: images the MPF index declares (the primary one included), None without a readable MPF segment
     mpf_images: int | None = None
+    #: the thumbnail a Photoshop resource block carries (resource 0x0409 or 0x040C): its size, None without one
+    photoshop_thumbnail: dict[str, int] | None = None
     scans: int = 0
     #: bytes after the end-of-image marker, and what they look like
     after_end: dict[str, Any] | None = None
@@ -113,6 +115,7 @@ class JpegStructure:
             "quantization_sha256": self.quantization_sha256(),
             "comments": self.comments,
             "mpf_images": self.mpf_images,
+            "photoshop_thumbnail": self.photoshop_thumbnail,
             "scans": self.scans,
             "after_end": self.after_end,
             "problems": self.problems,
@@ -354,3 +357,26 @@ def _note_segment(out: JpegStructure, marker: int, start: int, length: int, body
             out.comments.append(text.decode("latin-1"))
     elif kind == "MPF":
         out.mpf_images = _mpf_images(body[4:], out)
+    elif kind == "Photoshop IRB" and out.photoshop_thumbnail is None:
+        out.photoshop_thumbnail = _irb_thumbnail(body[len(b"Photoshop 3.0\x00") :], out)
+
+
+def _irb_thumbnail(irb: bytes, out: JpegStructure) -> dict[str, int] | None:
+    """The thumbnail resource of a Photoshop image resource block (Adobe's "8BIM" resources), if any."""
+    at = 0
+    while at + 12 <= len(irb):
+        if irb[at : at + 4] != b"8BIM":
+            out.problems.append("a Photoshop resource block that does not follow the 8BIM layout")
+            return None
+        resource = int.from_bytes(irb[at + 4 : at + 6], "big")
+        name_length = irb[at + 6]
+        at += 6 + 1 + name_length + ((1 + name_length) % 2)  # the Pascal name is padded to an even length
+        if at + 4 > len(irb):
+            break
+        size = int.from_bytes(irb[at : at + 4], "big")
+        data = irb[at + 4 : at + 4 + size]
+        if resource in (0x0409, 0x040C) and len(data) >= 28:
+            width, height = struct.unpack(">II", data[4:12])
+            return {"resource": resource, "width": width, "height": height, "bytes": max(0, len(data) - 28)}
+        at += 4 + size + (size % 2)
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 
 import pytest
 from PIL import Image
@@ -207,3 +208,25 @@ def test_a_gps_fix_far_from_the_capture_time_is_a_finding():
     # no offset recorded: no gap counts (the corpus's Nikon P6000 originals put their GPS fix a day
     # and two hours from the local capture time)
     assert time_findings(with_gps_and_xmp("2021:05:01 12:00:00", None, ("2021:05:03", (12, 0, 0)))) == []
+
+
+def photoshop_thumbnail_segment(width: int, height: int) -> bytes:
+    """An APP13 Photoshop resource block holding a thumbnail resource (0x040C) of this size."""
+    thumb = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 90, 90)).save(thumb, "JPEG")
+    header = struct.pack(">IIIIIIHH", 1, width, height, width * 3, width * height * 3, len(thumb.getvalue()), 24, 1)
+    data = header + thumb.getvalue()
+    resource = b"8BIM" + struct.pack(">H", 0x040C) + b"\x00\x00" + struct.pack(">I", len(data)) + data
+    resource += b"\x00" * (len(data) % 2)
+    body = b"Photoshop 3.0\x00" + resource
+    return b"\xff\xed" + struct.pack(">H", len(body) + 2) + body
+
+
+def test_a_photoshop_thumbnail_is_a_preview_and_another_shape_is_a_mismatch():
+    data = photo(size=(320, 240))
+    same = data[:2] + photoshop_thumbnail_segment(160, 120) + data[2:]
+    found = findings(same)
+    assert found["multiple-images"]["facts"]["photoshop_thumbnail"]["width"] == 160
+    assert "thumbnail-mismatch" not in found
+    other = data[:2] + photoshop_thumbnail_segment(120, 120) + data[2:]
+    assert findings(other)["thumbnail-mismatch"]["facts"]["thumbnail_width"] == 120

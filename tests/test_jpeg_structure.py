@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -117,6 +118,9 @@ def test_the_corpus_agrees_with_exiftool_on_frame_components_sampling_comments_a
                 "Adobe": ("Adobe" in s.kinds()) == ("Adobe:DCTEncodeVersion" in entry),
                 # ExifTool reads an MPF index only when its header is sound, as we do
                 "MPF": s.mpf_images == entry.get("MPF0:NumberOfImages"),
+                # "(Binary data 858 bytes, use -b option to extract)": the thumbnail's JPEG bytes
+                "Photoshop thumbnail": (s.photoshop_thumbnail or {}).get("bytes")
+                == _binary_length(entry.get("Photoshop:PhotoshopThumbnail")),
             }
             if "File:YCbCrSubSampling" in entry:
                 facts["sampling"] = s.subsampling == _SAMPLING.get(str(entry["File:YCbCrSubSampling"]), "unusual")
@@ -129,6 +133,11 @@ def test_the_corpus_agrees_with_exiftool_on_frame_components_sampling_comments_a
     print("\n".join(disagreements))
     assert compared > 100
     assert disagreements == []
+
+
+def _binary_length(value: object) -> int | None:
+    found = re.search(r"Binary data (\d+) bytes", str(value)) if value is not None else None
+    return int(found.group(1)) if found else None
 
 
 _FRAME_CODES = {0: "baseline", 1: "extended sequential", 2: "progressive", 3: "lossless"}
