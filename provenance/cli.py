@@ -191,6 +191,14 @@ def _load_trust(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(f"{value}: {exc}") from None
 
 
+max_pixels_option = click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    help="Refuse images declaring more pixels than this (decompression bombs).",
+)
+
 c2pa_trust_option = click.option(
     "--c2pa-trust",
     "c2pa_trust",
@@ -366,13 +374,7 @@ def _record_format_option(command: Callable[..., Any]) -> Callable[..., Any]:
     is_flag=True,
     help="Decode JPEGs in full so pHash/dHash/aHash are bit-identical to imagehash (slower).",
 )
-@click.option(
-    "--max-pixels",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_PIXELS,
-    show_default=True,
-    help="Refuse images declaring more pixels than this (decompression bombs).",
-)
+@max_pixels_option
 @c2pa_trust_option
 @quiet_option
 @debug_option
@@ -470,13 +472,7 @@ def fingerprint_command(
 )
 @c2pa_trust_option
 @reading_options("the files")
-@click.option(
-    "--max-pixels",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_PIXELS,
-    show_default=True,
-    help="Refuse images declaring more pixels than this (decompression bombs).",
-)
+@max_pixels_option
 @quiet_option
 @debug_option
 def inspect_command(

@@ -100,13 +100,10 @@ def _structure_findings(structure: JpegStructure) -> list[dict[str, Any]]:
             pass  # the MPF index declares the images that follow: multiple-images below
         else:
             out.append(
-                finding(
-                    "appended-data",
-                    "warning" if tail["looks_like"] in ("a ZIP archive", "an archive") else "notice",
-                    f"{tail['bytes']} bytes follow the end of the image; they look like {tail['looks_like']}",
-                    bytes=tail["bytes"],
-                    looks_like=tail["looks_like"],
-                    rule="bytes after the JPEG end-of-image marker that are not zero padding "
+                _appended(
+                    tail,
+                    "the end of the image",
+                    "bytes after the JPEG end-of-image marker that are not zero padding "
                     "and not images an MPF index declares",
                 )
             )
@@ -149,15 +146,31 @@ def _structure_findings(structure: JpegStructure) -> list[dict[str, Any]]:
                 )
     if structure.problems:
         out.append(
-            finding(
-                "structure-damaged",
-                "notice",
-                "the JPEG structure cannot be read in full: " + "; ".join(structure.problems[:3]),
-                problems=structure.problems[:10],
-                rule="a marker, length or table that does not follow ITU-T T.81",
-            )
+            _damaged(structure.problems, "JPEG structure", "a marker, length or table that does not follow ITU-T T.81")
         )
     return out
+
+
+def _appended(tail: dict[str, Any], after: str, rule: str) -> dict[str, Any]:
+    """appended-data: ``tail`` (``trailing_bytes``) follows ``after``; an archive weighs more than other data."""
+    return finding(
+        "appended-data",
+        "warning" if tail["looks_like"] in ("a ZIP archive", "an archive") else "notice",
+        f"{tail['bytes']} bytes follow {after}; they look like {tail['looks_like']}",
+        bytes=tail["bytes"],
+        looks_like=tail["looks_like"],
+        rule=rule,
+    )
+
+
+def _damaged(problems: list[str], what: str, rule: str) -> dict[str, Any]:
+    return finding(
+        "structure-damaged",
+        "notice",
+        f"the {what} cannot be read in full: " + "; ".join(problems[:3]),
+        problems=problems[:10],
+        rule=rule,
+    )
 
 
 def _resave_findings(structure: JpegStructure, quality: int | None, metadata: dict[str, Any]) -> list[dict[str, Any]]:
@@ -354,24 +367,11 @@ def _png_findings(png: PngStructure) -> list[dict[str, Any]]:
     out = []
     tail = png.after_end
     if tail and tail["looks_like"] != "zeros":
-        out.append(
-            finding(
-                "appended-data",
-                "warning" if tail["looks_like"] in ("a ZIP archive", "an archive") else "notice",
-                f"{tail['bytes']} bytes follow the PNG's IEND chunk; they look like {tail['looks_like']}",
-                bytes=tail["bytes"],
-                looks_like=tail["looks_like"],
-                rule="bytes after the PNG IEND chunk that are not zero padding",
-            )
-        )
+        out.append(_appended(tail, "the PNG's IEND chunk", "bytes after the PNG IEND chunk that are not zero padding"))
     if png.problems:
         out.append(
-            finding(
-                "structure-damaged",
-                "notice",
-                "the PNG chunks cannot be read in full: " + "; ".join(png.problems[:3]),
-                problems=png.problems[:10],
-                rule="a chunk length, type or CRC that does not follow the PNG specification",
+            _damaged(
+                png.problems, "PNG chunks", "a chunk length, type or CRC that does not follow the PNG specification"
             )
         )
     return out
