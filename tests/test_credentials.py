@@ -4,13 +4,14 @@ and on manifests broken on purpose."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import sys
 
 import pytest
 
-from provenance import fingerprint
+from provenance import Index, fingerprint
 from provenance.credentials import UNTRUSTED, read_credentials
 
 from conftest import FIXTURES, corpus_path, run_cli
@@ -201,3 +202,14 @@ def test_a_manifest_in_memory_and_on_disk_read_the_same(tmp_path):
     assert read_credentials(data, "JPEG") == from_path
     other = read_credentials(data, "BMP")  # a format c2pa-python does not read, with C2PA bytes in it
     assert other["state"] == "unreadable" and "does not read BMP" in other["reason"]
+
+
+def test_an_index_keeps_the_state_its_run_read_with_the_anchors_digest(tmp_path):
+    db = tmp_path / "c2pa.db"
+    anchors = C2PA / "test-trust-anchors.pem"
+    result = run_cli("index", str(C2PA), "--db", str(db), "-j", "1", "-q", "--c2pa-trust", str(anchors))
+    assert result.returncode == 0, result.stderr
+    with Index(db, create=False, writable=False) as index:
+        states = {r.path.rsplit("/", 1)[-1]: r.forensics["c2pa"] for r in index.records() if r.forensics}
+    assert states["C.jpg"]["state"] == "trusted" and states["XCA.jpg"]["state"] == "invalid"
+    assert states["C.jpg"]["trust"]["sha256"] == hashlib.sha256(anchors.read_bytes()).hexdigest()
