@@ -14,9 +14,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .containers import PNG_SIGNATURE, Span, iter_png_chunks
 from .jpeg_structure import trailing_bytes
 
-SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: chunks listed one by one; a file with more has the rest counted
 MAX_CHUNKS = 200
 #: characters of a text chunk's value kept (a text-chunk bomb is cut here)
@@ -56,42 +56,41 @@ class PngStructure:
 
 def read_png_structure(data: bytes) -> PngStructure | None:
     """The structure of the PNG ``data``; None when it does not start with the PNG signature."""
-    if not data.startswith(SIGNATURE):
+    if not data.startswith(PNG_SIGNATURE):
         return None
     out = PngStructure()
-    at = len(SIGNATURE)
-    while at < len(data):
-        if at + 8 > len(data):
-            out.problems.append(f"a truncated chunk header at offset {at}")
-            break
-        length, kind_bytes = struct.unpack(">I4s", data[at : at + 8])
+    last: Span | None = None
+    broken = False
+    for span in iter_png_chunks(data):
+        last = span
+        length = int.from_bytes(data[span.start : span.start + 4], "big")
+        kind_bytes = bytes(span.kind or b"")
         kind = kind_bytes.decode("latin-1")
-        body_end = at + 8 + length
         if not kind_bytes.isalpha():
-            out.problems.append(f"a chunk type that is not four letters at offset {at}")
+            out.problems.append(f"a chunk type that is not four letters at offset {span.start}")
+            broken = True
             break
-        if body_end + 4 > len(data):
-            out.problems.append(f"the {kind} chunk at offset {at} runs past the end of the file")
+        if span.end < span.start + 12 + length:
+            out.problems.append(f"the {kind} chunk at offset {span.start} runs past the end of the file")
+            broken = True
             break
-        body = data[at + 8 : body_end]
-        crc_ok = zlib.crc32(kind_bytes + body) & 0xFFFFFFFF == struct.unpack(">I", data[body_end : body_end + 4])[0]
-        if not crc_ok:
-            out.problems.append(f"the {kind} chunk at offset {at} fails its CRC")
+        body = data[span.start + 8 : span.end - 4]
+        if zlib.crc32(kind_bytes + body) & 0xFFFFFFFF != int.from_bytes(data[span.end - 4 : span.end], "big"):
+            out.problems.append(f"the {kind} chunk at offset {span.start} fails its CRC")
         if len(out.chunks) < MAX_CHUNKS:
             if out.chunks and out.chunks[-1]["type"] == kind == "IDAT":
                 out.chunks[-1]["count"] += 1  # image data comes in many chunks: one entry
             else:
-                out.chunks.append({"type": kind, "offset": at, "length": length, "count": 1})
+                out.chunks.append({"type": kind, "offset": span.start, "length": length, "count": 1})
         else:
             out.more_chunks += 1
         _read_chunk(out, kind, body)
-        at = body_end + 4
-        if kind == "IEND":
-            break
-    else:
-        out.problems.append("no IEND chunk")
-    if at < len(data) and "IEND" in out.kinds():
-        out.after_end = trailing_bytes(data[at:])
+    if last is not None and last.kind == b"IEND" and not broken:
+        if last.end < len(data):
+            out.after_end = trailing_bytes(data[last.end :])
+    elif not broken:
+        stopped = last.end if last is not None else len(PNG_SIGNATURE)
+        out.problems.append(f"a truncated chunk header at offset {stopped}" if stopped < len(data) else "no IEND chunk")
     return out
 
 

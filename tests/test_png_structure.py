@@ -64,6 +64,8 @@ def test_a_bad_crc_or_a_cut_file_is_a_problem_never_an_exception():
     data = bytearray(png())
     data[20] ^= 0xFF  # inside IHDR's body
     assert any("CRC" in p for p in read_png_structure(bytes(data)).problems)
+    padded = read_png_structure(bytes(data) + b"hidden text after the end")
+    assert padded.after_end == {"bytes": 25, "looks_like": "text"}  # a bad CRC does not hide what follows
     cut = png()[:-30]
     assert read_png_structure(cut).problems
     record = fingerprint(bytes(cut), name="cut.png").to_dict()
