@@ -59,18 +59,17 @@ def read_credentials(
 
     ``header_end``: where a JPEG's metadata segments end (its first scan): a manifest and an XMP
     reference to one both sit before it, so only those bytes are searched for them."""
-    trust = _trust_summary(anchors)
     if isinstance(source, bytes) and not may_hold_manifest(source[:header_end] if header_end else source):
-        return _block("absent", trust)
+        return _block("absent", anchors)
     mime = MIME_TYPES.get(image_format or "")
     if mime is None:
         if isinstance(source, bytes):
-            return _block("unreadable", trust, reason=f"c2pa-python does not read {image_format or 'this'} files")
-        return _block("absent", trust)
+            return _block("unreadable", anchors, reason=f"c2pa-python does not read {image_format or 'this'} files")
+        return _block("absent", anchors)
     try:
         import c2pa
     except ImportError:
-        return _block("unreadable", trust, reason="c2pa-python is not installed (pip install c2pa-python)")
+        return _block("unreadable", anchors, reason="c2pa-python is not installed (pip install c2pa-python)")
     try:
         context = _context(c2pa, anchors)
         with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as stream:
@@ -80,12 +79,14 @@ def read_credentials(
     except c2pa.C2paError.ManifestNotFound:
         if isinstance(source, bytes) and _JUMBF.search(source):
             return _block(
-                "unreadable", trust, reason="a JUMBF (C2PA) segment is present, but c2pa-python finds no manifest in it"
+                "unreadable",
+                anchors,
+                reason="a JUMBF (C2PA) segment is present, but c2pa-python finds no manifest in it",
             )
-        return _block("absent", trust)
+        return _block("absent", anchors)
     except Exception as exc:  # noqa: BLE001 - c2pa-python's errors, and whatever a hostile manifest makes it raise
-        return _block("unreadable", trust, reason=_reason(exc))
-    return _summary(store, state, trust)
+        return _block("unreadable", anchors, reason=_reason(exc))
+    return _summary(store, state, anchors)
 
 
 def _context(c2pa: Any, anchors: str) -> Any:
@@ -101,7 +102,8 @@ def _context(c2pa: Any, anchors: str) -> Any:
     return cache[anchors]
 
 
-def _trust_summary(anchors: str) -> dict[str, Any]:
+def trust_summary(anchors: str) -> dict[str, Any]:
+    """What a block says of the trust anchors it was checked against: their count, their SHA-256, in words."""
     if not anchors:
         return {
             "anchors": 0,
@@ -115,28 +117,28 @@ def _trust_summary(anchors: str) -> dict[str, Any]:
     }
 
 
-def _block(state: str, trust: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+def _block(state: str, anchors: str, reason: str | None = None) -> dict[str, Any]:
     if state == "absent":
         return {"state": state, "reason": None}  # most files: kept short, it is in every record
-    return {"state": state, "reason": reason, "offline": OFFLINE, "trust": trust}
+    return {"state": state, "reason": reason, "offline": OFFLINE, "trust": trust_summary(anchors)}
 
 
-def _summary(store: dict[str, Any], state: str, trust: dict[str, Any]) -> dict[str, Any]:
+def _summary(store: dict[str, Any], state: str, anchors: str) -> dict[str, Any]:
     manifests = _dict(store.get("manifests"))
     label = store.get("active_manifest")
     active = manifests.get(label) if isinstance(label, str) else None
     if not isinstance(active, dict):
-        return _block("unreadable", trust, reason="the manifest store names no active manifest")
+        return _block("unreadable", anchors, reason="the manifest store names no active manifest")
     failures = _failures(store)
-    if not trust["anchors"]:
+    if not anchors:
         failures = [f for f in failures if f["code"] != UNTRUSTED]
     state = state.lower()
     if state not in ("valid", "trusted", "invalid"):
         state = "invalid" if failures else "valid"
-    if state == "trusted" and not trust["anchors"]:
+    if state == "trusted" and not anchors:
         state = "valid"  # c2pa-python's built-in trust list is not one the user gave
     signature = _dict(active.get("signature_info"))
-    block = _block(state, trust)
+    block = _block(state, anchors)
     block.update(
         {
             "manifests": len(manifests),

@@ -235,31 +235,26 @@ def _forensics(
     size = (record.width, record.height) if record.width and record.height else None
     first_scan = next((s["offset"] for s in structure.segments if s["kind"] == "SOS"), None) if structure else None
     credentials = read_credentials(source, record.format, options.c2pa_trust, header_end=first_scan)
-    dates = _recorded_dates(tags, xmp)
+    dates = _recorded_dates(tags, xmp, record.metadata)
     return forensics_block(structure, record.metadata, dimensions, record.thumbnail, size, credentials, png, dates)
 
 
-def _recorded_dates(tags: dict[str, Any], xmp: XmpPacket | None) -> dict[str, str | None]:
+def _recorded_dates(tags: dict[str, Any], xmp: XmpPacket | None, metadata: dict[str, Any]) -> dict[str, str | None]:
     """The capture time as EXIF and XMP each record it, and the GPS fix's time, for the consistency rules."""
-    from .metadata import gps_datetime, iso_datetime
+    from .metadata import iso_datetime
 
-    def exif(name: str, offset: str | None = None) -> str | None:
-        tag = tags.get(name)
-        zone = tags.get(offset) if offset else None
-        return iso_datetime(tag.values, None, zone.values if zone else None) if tag is not None else None
-
-    date, time = tags.get("GPS GPSDate"), tags.get("GPS GPSTimeStamp")
+    taken, zone = tags.get("EXIF DateTimeOriginal"), tags.get("EXIF OffsetTimeOriginal")
     xmp_taken = None
     if xmp is not None:
         for prop in ("exif:DateTimeOriginal", "photoshop:DateCreated"):
             value = xmp.get(prop)
-            if isinstance(value, str) and iso_datetime(value):
-                xmp_taken = iso_datetime(value)
+            xmp_taken = iso_datetime(value) if isinstance(value, str) else None
+            if xmp_taken:
                 break
     return {
-        "exif_taken": exif("EXIF DateTimeOriginal", "EXIF OffsetTimeOriginal"),
+        "exif_taken": iso_datetime(taken.values, None, zone.values if zone else None) if taken is not None else None,
         "xmp_taken": xmp_taken,
-        "gps": gps_datetime(date.values, time.values) if date is not None and time is not None else None,
+        "gps": metadata.get("gps_datetime"),  # the canonical field: GPSDateStamp + GPSTimeStamp, UTC
     }
 
 

@@ -353,7 +353,8 @@ def _utc(value: object) -> datetime | None:
         return None
     from datetime import timezone
 
-    text = value.replace("Z", "+00:00")
+    # Python 3.10's fromisoformat takes 3 or 6 fractional digits only; EXIF and GPS give 1 to 6
+    text = re.sub(r"\.(\d{1,6})\d*", lambda m: "." + m.group(1).ljust(6, "0"), value.replace("Z", "+00:00"))
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

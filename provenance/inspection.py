@@ -9,10 +9,12 @@ the rules applied (docs/forensics.md), never a verdict on whether the picture is
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from . import runinfo
+from .credentials import trust_summary
 from .files import WalkError
 from .fingerprint import FingerprintOptions
 
@@ -106,12 +108,8 @@ def report(inspections: list[dict[str, Any]], *, started: str, options: Fingerpr
     """The inspect report: the run block and one inspection per file (docs/schema/inspect.schema.json)."""
     parameters = options.to_dict()
     parameters.pop("max_pixels_hint", None)
-    anchors = parameters.pop("c2pa_trust", "")
-    parameters["c2pa_trust_anchors"] = anchors.count("-----BEGIN CERTIFICATE-----") if anchors else 0
-    counts: dict[str, int] = {}
-    for item in inspections:
-        for code in {f["code"] for f in item["findings"]}:
-            counts[code] = counts.get(code, 0) + 1
+    parameters["c2pa_trust_anchors"] = trust_summary(parameters.pop("c2pa_trust", ""))["anchors"]
+    counts = Counter(code for item in inspections for code in {f["code"] for f in item["findings"]})
     return {
         "schema": SCHEMA,
         "run": runinfo.run_block(
@@ -123,14 +121,7 @@ def report(inspections: list[dict[str, Any]], *, started: str, options: Fingerpr
             "files": len(inspections),
             "errors": sum(1 for i in inspections if i["error"]),
             "findings": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "c2pa": _count(i["c2pa"]["state"] for i in inspections),
+            "c2pa": dict(Counter(i["c2pa"]["state"] for i in inspections)),
         },
         "files": inspections,
     }
-
-
-def _count(values: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return out

@@ -205,6 +205,9 @@ def test_a_gps_fix_far_from_the_capture_time_is_a_finding():
     assert time_findings(with_gps_and_xmp("2021:05:01 12:00:00", "+02:00", ("2021:05:01", (10, 20, 0)))) == []
     [found] = time_findings(with_gps_and_xmp("2021:05:01 12:00:00", "+02:00", ("2021:05:01", (18, 0, 0))))
     assert found["facts"]["hours_apart"] == 8.0
+    # a fix with fractions of a second (GPS receivers write them) is compared the same way
+    [found] = time_findings(with_gps_and_xmp("2021:05:01 12:00:00", "+02:00", ("2021:05:01", (18, 0, 0.24))))
+    assert found["facts"]["gps_datetime"] == "2021-05-01T18:00:00.24Z" and found["facts"]["hours_apart"] == 8.0
     # no offset recorded: no gap counts (the corpus's Nikon P6000 originals put their GPS fix a day
     # and two hours from the local capture time)
     assert time_findings(with_gps_and_xmp("2021:05:01 12:00:00", None, ("2021:05:03", (12, 0, 0)))) == []
