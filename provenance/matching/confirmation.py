@@ -11,7 +11,7 @@ from PIL import Image
 
 from ..features import Features, features_of, reference_features
 from ..files import is_url, read_file
-from . import geometry
+from . import geometry, small
 
 
 class ReferenceFeatures:
@@ -47,13 +47,20 @@ class ReferenceFeatures:
 
 
 def confirm_candidate(
-    image: Image.Image, features: Features, mirrored: Callable[[], Features], reference: Features
+    image: Image.Image,
+    features: Features,
+    mirrored: Callable[[], Features],
+    reference: Features,
+    variant: str | None = None,
 ) -> geometry.Confirmation:
     """Confirm the whole query, mirrored if need be; then, if the reference seems to fill only part
-    of the query (a collage cell, a screenshot), that part seen up close."""
+    of the query (a collage cell, a screenshot), that part seen up close; a thumbnail too small for
+    keypoints is checked at its own scale, placed as the hash ``variant`` says (``small.py``)."""
     outcome = geometry.confirm_any(features, reference, mirrored)
     if outcome.confirmed:
         return outcome
+    if variant is not None and small.is_small(features):
+        return small.confirm_small(features, reference, variant)
     zoom = zoom_box(outcome.extra.get("matched_box"), image.size)
     if zoom is None:
         return outcome

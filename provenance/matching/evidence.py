@@ -9,7 +9,7 @@ from .. import hashes as hash_kinds
 from ..captions import Query
 from ..fingerprint import Fingerprint
 from ..forensics import authenticity
-from .geometry import Transform
+from .geometry import Confirmation, Transform
 from .records import QUERY_FACTS
 
 #: the metadata fields compared between a query and its reference, in report order
@@ -69,6 +69,30 @@ def metadata_story(diff: dict[str, Any]) -> str:
     if added:
         parts.append("added: " + ", ".join(added))
     return "; ".join(parts)
+
+
+def confirmation_story(outcome: Confirmation) -> str:
+    """The rule that confirmed a candidate and the figures it rested on, in words a reader can check."""
+    extra = outcome.extra
+    if extra.get("rule") == "thumbnail-scale":
+        width, height = extra.get("compared_at") or (0, 0)
+        sentence = (
+            f"confirmed at the thumbnail's scale ({width}x{height} px, too small for keypoints): the reference, "
+            f"reduced to that size and aligned (correlation {extra.get('ecc_correlation', 0):.2f}), agrees with "
+            f"the query on {outcome.agreement:.0%} of {outcome.blocks} blocks with detail"
+        )
+    else:
+        sentence = (
+            f"{outcome.inliers} matching keypoints agree on one geometric mapping; "
+            f"the aligned pixels agree on {outcome.agreement:.0%} of the overlap"
+        )
+    overlay = extra.get("overlay_share") or 0
+    if overlay:
+        sentence += (
+            f"; {overlay:.0%} of the overlap, where the query shows an overlay (flat colour, outlined text or a "
+            "semi-transparent pattern over the reference's own detail), is left out of the comparison"
+        )
+    return sentence
 
 
 def transform_story(t: Transform) -> list[str]:

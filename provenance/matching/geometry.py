@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..features import Features
+from . import overlays
 
 #: Lowe's ratio test
 RATIO = 0.8
@@ -40,6 +41,8 @@ FLAT = 4.0
 FLAT_LEVEL = 16.0
 #: any block agrees when it differs from the aligned reference by less than this on average
 CLOSE_LEVEL = 6.0
+#: above this share of the overlap under overlays (``overlays.py``), too little is left to judge
+MAX_OVERLAY_SHARE = 0.35
 
 
 @dataclass
@@ -137,7 +140,10 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) ->
     q = cv2.GaussianBlur(query.astype(np.float32), (0, 0), sigma)
     w = cv2.GaussianBlur(warped.astype(np.float32), (0, 0), sigma)
     rows, cols = q.shape[0] // block, q.shape[1] // block
-    out = {"compared": 0, "textured": 0, "agreement": 0.0, "flat_agreement": 0.0, "largest_difference": 0.0}
+    out = {
+        "compared": 0, "textured": 0, "agreement": 0.0, "flat_agreement": 0.0, "largest_difference": 0.0,
+        "overlay_share": 0.0,
+    }  # fmt: skip
     if rows == 0 or cols == 0:
         return out
 
@@ -173,14 +179,22 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) ->
     correlation = (qc * wc).mean(axis=1) / np.maximum(qs * ws, 1e-6)
     difference = np.abs(qb - wb).mean(axis=1)
     flat = (qs < FLAT) & (ws < FLAT)
-    textured = ~flat
-    out["textured"] = int(textured.sum())
     agree = np.where(flat, difference < FLAT_LEVEL, (correlation >= BLOCK_CORRELATION) | (difference < CLOSE_LEVEL))
+    # blocks where the query shows an overlay drawn over the reference are left out of the comparison
+    overlay = np.zeros_like(agree)
+    if (~agree).any():
+        overlay = overlays.overlay_blocks(
+            blocks(query.astype(np.float32))[inside], qb, wb, inside.reshape(rows, cols), agree
+        )
+    judged = ~overlay
+    textured = ~flat & judged
+    out["textured"] = int(textured.sum())
+    out["overlay_share"] = float(overlay.mean())
     if textured.any():
         out["agreement"] = float(agree[textured].mean())
-    if flat.any():
-        out["flat_agreement"] = float(agree[flat].mean())
-    out["largest_difference"] = _largest_difference(inside.reshape(rows, cols), agree, rows, cols)
+    if (flat & judged).any():
+        out["flat_agreement"] = float(agree[flat & judged].mean())
+    out["largest_difference"] = _largest_difference(inside.reshape(rows, cols), agree | overlay, rows, cols)
     return out
 
 
@@ -256,6 +270,8 @@ def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> 
     )
     if inliers / len(q) < MIN_INLIER_RATIO and inliers < CONVINCING_INLIERS:
         result.reason = f"only {inliers} of {len(q)} keypoint matches agree on one mapping"
+    elif compared["overlay_share"] > MAX_OVERLAY_SHARE:
+        result.reason = f"aligned, but {compared['overlay_share']:.0%} of the overlap is hidden under overlays"
     elif blocks < MIN_BLOCKS:
         result.reason = f"the overlap has too little detail to compare ({blocks} blocks)"
     elif compared["largest_difference"] >= MAX_DIFFERENT_REGION:

@@ -191,7 +191,11 @@ class Matcher:
             if found is None:
                 continue
             reference, paths = found
-            outcome = None if ref_features is None else confirm_candidate(image, features, mirrored, ref_features)
+            outcome = (
+                None
+                if ref_features is None
+                else confirm_candidate(image, features, mirrored, ref_features, candidate.variant)
+            )
             reason: str | None
             if outcome is None:  # the reference cannot be re-read: hashes alone, when very close
                 confirmed = close_enough(candidate.distances, record, reference, self.options)
@@ -269,10 +273,7 @@ class Matcher:
         t = outcome.transform
         match.transform = t.to_dict() if t else None
         match.score = confidence(outcome)
-        match.evidence.append(
-            f"{outcome.inliers} matching keypoints agree on one geometric mapping; "
-            f"the aligned pixels agree on {outcome.agreement:.0%} of the overlap"
-        )
+        match.evidence.append(story.confirmation_story(outcome))
         if t is not None:
             match.evidence.extend(story.transform_story(t))
         q = match.jpeg_quality

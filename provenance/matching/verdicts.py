@@ -17,8 +17,12 @@ HASH_ONLY_CONFIDENCE = 0.6
 
 
 def confidence(outcome: Confirmation) -> float:
-    """0.5–0.99 from how many keypoints agree and how much of the overlap agrees."""
-    support = min(1.0, outcome.inliers / 60)
+    """0.5–0.99 from how many keypoints agree (blocks compared, at thumbnail scale) and how much of the
+    overlap agrees."""
+    if outcome.extra.get("rule") == "thumbnail-scale":  # less evidence than keypoints: capped lower
+        support = 0.8 * min(1.0, outcome.blocks / 100)
+    else:
+        support = min(1.0, outcome.inliers / 60)
     return round(min(0.99, 0.5 + 0.49 * support * min(1.0, (outcome.agreement - 0.7) / 0.25)), 4)
 
 

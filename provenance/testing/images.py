@@ -5,11 +5,23 @@ from __future__ import annotations
 from PIL import Image, ImageDraw, ImageOps
 
 
-def mugshot(subject: Image.Image, wall: Image.Image | None = None) -> Image.Image:
+def mugshot(
+    subject: Image.Image,
+    wall: Image.Image | None = None,
+    *,
+    colour: tuple[int, int, int] = (200, 202, 198),
+    shift: tuple[int, int] = (0, 0),
+    tilt: float = 0.0,
+    sway: float = 0.0,
+) -> Image.Image:
     """A look-alike maker: ``subject`` in front of a fixed backdrop, as in a detention photo set
-    (a plain wall with height lines, or ``wall``, a textured one), 600x800."""
+    (a plain wall of ``colour`` with height lines, or ``wall``, a textured one), 600x800.
+
+    ``shift`` (pixels), ``tilt`` (degrees) and ``sway`` (a smooth non-rigid warp of that many pixels,
+    a change of pose or expression) move the subject as between two frames of a burst: the same
+    person and backdrop, another photograph."""
     if wall is None:
-        backdrop = Image.new("RGB", (600, 800), (200, 202, 198))
+        backdrop = Image.new("RGB", (600, 800), colour)
         draw = ImageDraw.Draw(backdrop)
         for y in range(40, 800, 50):
             draw.line([(0, y), (600, y)], fill=(120, 120, 120), width=2)
@@ -19,8 +31,27 @@ def mugshot(subject: Image.Image, wall: Image.Image | None = None) -> Image.Imag
     subject = ImageOps.fit(subject, (w, h))
     mask = Image.new("L", (w, h), 0)
     ImageDraw.Draw(mask).ellipse([0, 0, w, int(h * 1.4)], fill=255)
-    backdrop.paste(subject, ((600 - w) // 2, 800 - h), mask)
+    if sway:
+        subject = _sway(subject, sway)
+    if tilt:
+        subject = subject.rotate(tilt, resample=Image.Resampling.BICUBIC)
+        mask = mask.rotate(tilt, resample=Image.Resampling.BICUBIC)
+    backdrop.paste(subject, ((600 - w) // 2 + shift[0], 800 - h + shift[1]), mask)
     return backdrop
+
+
+def _sway(im: Image.Image, amplitude: float) -> Image.Image:
+    """``im`` warped by a smooth displacement field of ``amplitude`` pixels (wavelength about a third of its size)."""
+    import numpy as np
+    from scipy.ndimage import map_coordinates
+
+    pixels = np.asarray(im.convert("RGB"), dtype=np.float32)
+    h, w = pixels.shape[:2]
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    dx = amplitude * np.sin(2 * np.pi * y / (h / 3)) * np.sin(np.pi * x / w)
+    dy = amplitude * np.sin(2 * np.pi * x / (w / 3)) * np.sin(np.pi * y / h)
+    out = np.stack([map_coordinates(pixels[..., c], [y + dy, x + dx], order=1, mode="nearest") for c in range(3)], 2)
+    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
 
 
 def generated_scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
