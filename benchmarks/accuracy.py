@@ -74,10 +74,11 @@ EXTRA_SUBJECTS = (
 )  # fmt: skip
 
 #: backdrops of the mugshot look-alikes: a plain colour (with height lines) or a texture of the corpus
+#: (its colour then unused)
 BACKDROPS = (
     ("plain", (200, 202, 198), None), ("blue", (96, 128, 170), None),
-    ("brick", None, "packaged-photos/scikit_image/brick.png"),
-    ("grass", None, "packaged-photos/scikit_image/grass.png"),
+    ("brick", (200, 202, 198), "packaged-photos/scikit_image/brick.png"),
+    ("grass", (200, 202, 198), "packaged-photos/scikit_image/grass.png"),
 )  # fmt: skip
 
 #: pairs (reference, query) of different pictures that look alike; relative to the corpus
@@ -177,7 +178,7 @@ def main() -> None:
     walls = {name: (colour, load(CORPUS / texture) if texture else None) for name, colour, texture in BACKDROPS}
     for wall_name, (colour, wall) in walls.items():
         for n, face in enumerate(faces):
-            shot = mugshot(face, wall, colour=colour or (200, 202, 198))
+            shot = mugshot(face, wall, colour=colour)
             label = f"mugshot-{wall_name}-{n:02d}"
             if n % 2 == 0:
                 (refs_dir / f"{label}.png").write_bytes(encode(shot, "PNG"))
@@ -194,13 +195,13 @@ def main() -> None:
         wall_name = list(walls)[n % len(walls)]
         colour, wall = walls[wall_name]
         label = f"burst-{wall_name}-{n:02d}"
-        shot = mugshot(subject, wall, colour=colour or (200, 202, 198))
+        shot = mugshot(subject, wall, colour=colour)
         (refs_dir / f"{label}.png").write_bytes(encode(shot, "PNG"))
         references[f"{label}.png"] = shot
         for frame in (1, 2):
             r = random.Random(f"{label}{frame}")
             moved = mugshot(
-                subject, wall, colour=colour or (200, 202, 198),
+                subject, wall, colour=colour,
                 shift=(r.choice([-1, 1]) * r.randint(10, 24), r.randint(0, 10)),
                 tilt=r.uniform(-3, 3), sway=r.uniform(5, 9),
             )  # fmt: skip

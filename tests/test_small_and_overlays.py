@@ -56,3 +56,28 @@ def test_another_subject_on_the_same_backdrop_is_still_rejected() -> None:
     one, other = mugshot(generated_scene(20)), mugshot(generated_scene(21))
     outcome = geometry.confirm(features_of(_decoded(other)), features_of(one))
     assert not outcome.confirmed
+
+
+def test_the_thumbnail_turns_are_the_hash_variants_turns() -> None:
+    """small.py's 3x3 maps must turn a picture as hashes.DIHEDRAL does, variant by variant."""
+    import cv2
+    import numpy as np
+
+    from provenance.hashes import DIHEDRAL
+
+    picture = np.asarray(generated_scene(7, (60, 40)).convert("L"))
+    for name, turn in DIHEDRAL:
+        expected = np.asarray(turn(Image.fromarray(picture)))
+        matrix = small._orientation(name, picture.shape[1], picture.shape[0])
+        assert matrix is not None, name
+        size = (expected.shape[1], expected.shape[0])
+        got = cv2.warpAffine(picture, matrix[:2], size, flags=cv2.INTER_NEAREST)
+        # the maps send the picture's edges to its edges (x -> w - x), so a flipped grid lands one
+        # pixel over (ECC absorbs that): the turn is right when some shift of at most a pixel matches
+        inner = expected[2:-2, 2:-2].astype(int)
+        best = min(
+            np.abs(got[2 + dy : got.shape[0] - 2 + dy, 2 + dx : got.shape[1] - 2 + dx].astype(int) - inner).mean()
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        )
+        assert best == 0, name

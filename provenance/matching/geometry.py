@@ -204,10 +204,7 @@ def _largest_difference(inside: np.ndarray, agree: np.ndarray, rows: int, cols: 
     Overlays (caption bands, watermarks, borders) differ in bands thin in one direction; another
     person or object in the same scene differs in a region that is large in both.
     """
-    grid: np.ndarray = np.zeros((rows, cols), np.uint8)
-    grid[inside] = (~agree).astype(np.uint8)
-    grid = cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    grid[~inside] = 0
+    grid = overlays.difference_grid(inside, ~agree)
     ys, xs = np.nonzero(inside)
     span_h, span_w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
     count, _, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=4)

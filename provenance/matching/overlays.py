@@ -101,6 +101,17 @@ def _palette(levels: np.ndarray) -> float:
     return covered / levels.size
 
 
+def difference_grid(inside: np.ndarray, differs: np.ndarray) -> np.ndarray:
+    """The grid of blocks where the pictures differ (``differs``: one flag per compared block of
+    ``inside``), gaps of one block closed: the regions both this module and the largest-difference
+    rule (``geometry._largest_difference``) judge."""
+    grid = np.zeros(inside.shape, np.uint8)
+    grid[inside] = differs.astype(np.uint8)
+    closed = np.asarray(cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
+    closed[~inside] = 0
+    return closed
+
+
 def overlay_blocks(
     raw: np.ndarray, query: np.ndarray, reference: np.ndarray, inside: np.ndarray, agree: np.ndarray
 ) -> np.ndarray:
@@ -109,7 +120,6 @@ def overlay_blocks(
     ``raw``, ``query`` and ``reference`` hold one row of pixels per compared block (the query
     unblurred, then both as compared); ``inside`` is the grid of compared blocks and ``agree``
     says, per compared block, whether it agreed."""
-    rows, cols = inside.shape
     side = int(round(np.sqrt(raw.shape[1])))
     kinds: list[str | None] = [None] * len(agree)
     flats: list[np.ndarray] = [np.zeros(0, np.int64)] * len(agree)
@@ -119,12 +129,7 @@ def overlay_blocks(
     overlay = np.zeros(len(agree), bool)
     if not any(kinds):
         return overlay
-    # regions of differing blocks, as the largest-difference rule sees them
-    grid = np.zeros((rows, cols), np.uint8)
-    grid[inside] = (~agree).astype(np.uint8)
-    closed = np.asarray(cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
-    closed[~inside] = 0
-    count, labels = cv2.connectedComponents(closed, connectivity=4)
+    count, labels = cv2.connectedComponents(difference_grid(inside, ~agree), connectivity=4)
     region_of = labels[inside]
     for region in range(1, count):
         members = np.flatnonzero((region_of == region) & ~agree)

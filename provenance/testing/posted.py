@@ -15,17 +15,9 @@ import random
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from .transforms import Transform, _as, cover, encode
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1
-        return ImageFont.load_default()
-
+from .transforms import Transform, _as, _font, cover, encode
 
 # stickers --------------------------------------------------------------------------------------
 
@@ -142,17 +134,21 @@ def _text_layer(size: tuple[int, int], text: str, font_size: int, alpha: int, st
     return layer
 
 
+def _composite_centre(im: Image.Image, layer: Image.Image) -> Image.Image:
+    """``im`` under the centre of a larger square ``layer`` (a rotated watermark that covers the corners)."""
+    side = layer.width
+    box = ((side - im.width) // 2, (side - im.height) // 2, (side + im.width) // 2, (side + im.height) // 2)
+    centre = layer.crop(box).resize(im.size)  # the box is a pixel wider when the parities differ
+    return Image.alpha_composite(im.convert("RGBA"), centre).convert("RGB")
+
+
 def tiled_watermark(im: Image.Image, rng: random.Random) -> Image.Image:
     """A stock-photo watermark: the agency's name tiled over the whole picture at 30° and 35% opacity."""
     side = round(math.hypot(im.width, im.height))
     font_size = max(12, im.width // 14)
     step = (round(font_size * 9), round(font_size * 3))
     layer = _text_layer((side, side), "© AGENCY", font_size, 110, step).rotate(30, resample=Image.Resampling.BICUBIC)
-    layer = layer.crop(
-        ((side - im.width) // 2, (side - im.height) // 2, (side + im.width) // 2, (side + im.height) // 2)
-    )
-    layer = layer.resize(im.size)
-    return Image.alpha_composite(im.convert("RGBA"), layer).convert("RGB")
+    return _composite_centre(im, layer)
 
 
 def diagonal_watermark(im: Image.Image, rng: random.Random) -> Image.Image:
@@ -167,11 +163,7 @@ def diagonal_watermark(im: Image.Image, rng: random.Random) -> Image.Image:
     )  # fmt: skip
     angle = math.degrees(math.atan2(im.height, im.width))
     layer = layer.rotate(angle, resample=Image.Resampling.BICUBIC)
-    layer = layer.crop(
-        ((side - im.width) // 2, (side - im.height) // 2, (side + im.width) // 2, (side + im.height) // 2)
-    )
-    layer = layer.resize(im.size)
-    return Image.alpha_composite(im.convert("RGBA"), layer).convert("RGB")
+    return _composite_centre(im, layer)
 
 
 def logo_grid(im: Image.Image, rng: random.Random) -> Image.Image:
