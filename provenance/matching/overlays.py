@@ -81,8 +81,10 @@ def _layer_share(query: np.ndarray, reference: np.ndarray, changed: np.ndarray, 
         a = alpha[group]
         opacity = float(np.median(a))
         under, seen = reference[group], query[group]
-        # only where the reference has detail can one see it continue under the layer
-        follows = under.std() >= 5 and seen.std() > 0 and float(np.corrcoef(under, seen)[0, 1]) >= CONTINUES
+        # only where the reference has detail can one see it continue under the layer (a query
+        # without variance gives NaN, which follows nothing)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            follows = under.std() >= 5 and seen.std() > 0 and float(np.corrcoef(under, seen)[0, 1]) >= CONTINUES
         if 0.1 <= opacity <= 0.85 and follows:
             fitting += int((np.abs(a - opacity) < ALPHA_SPREAD).sum())
     return fitting / max(1, int(changed.sum()))
