@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..features import Features
-from . import overlays
+from . import overlays, regions
 
 #: Lowe's ratio test
 RATIO = 0.8
@@ -33,8 +33,6 @@ MIN_BLOCKS = 12
 MIN_AGREEMENT = 0.8
 #: a block agrees when its correlation with the aligned reference reaches this
 BLOCK_CORRELATION = 0.6
-#: a region differing over this share of the overlap in both directions rejects (another subject)
-MAX_DIFFERENT_REGION = 0.25
 #: a block is flat below this standard deviation (grey levels)
 FLAT = 4.0
 #: flat blocks agree when their levels differ by less than this
@@ -127,7 +125,7 @@ def _plausible(h: np.ndarray, query_shape: tuple[int, int]) -> bool:
     return True
 
 
-def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
     """Compare the query with the aligned reference block by block over the overlap.
 
     The reference is first matched to the query's levels (one gain and offset over the whole
@@ -140,9 +138,9 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) ->
     q = cv2.GaussianBlur(query.astype(np.float32), (0, 0), sigma)
     w = cv2.GaussianBlur(warped.astype(np.float32), (0, 0), sigma)
     rows, cols = q.shape[0] // block, q.shape[1] // block
-    out = {
+    out: dict[str, Any] = {
         "compared": 0, "textured": 0, "agreement": 0.0, "flat_agreement": 0.0, "largest_difference": 0.0,
-        "overlay_share": 0.0,
+        "overlay_share": 0.0, "region": None,
     }  # fmt: skip
     if rows == 0 or cols == 0:
         return out
@@ -194,26 +192,12 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) ->
         out["agreement"] = float(agree[textured].mean())
     if (flat & judged).any():
         out["flat_agreement"] = float(agree[flat & judged].mean())
-    out["largest_difference"] = _largest_difference(inside.reshape(rows, cols), agree | overlay, rows, cols)
+    region = regions.largest(
+        inside.reshape(rows, cols), agree | overlay, ~agree & ~flat & judged, regions.moved_blocks(q, w, block)
+    )
+    if region is not None:
+        out["largest_difference"], out["region"] = region.extent, region
     return out
-
-
-def _largest_difference(inside: np.ndarray, agree: np.ndarray, rows: int, cols: int) -> float:
-    """The smaller side, as a share of the overlap's side, of the largest region where the pictures differ.
-
-    Overlays (caption bands, watermarks, borders) differ in bands thin in one direction; another
-    person or object in the same scene differs in a region that is large in both.
-    """
-    grid = overlays.difference_grid(inside, ~agree)
-    ys, xs = np.nonzero(inside)
-    span_h, span_w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
-    count, _, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=4)
-    largest = 0.0
-    for label in range(1, count):
-        x, y, w, h, area = stats[label]
-        if area >= 0.04 * inside.sum():
-            largest = max(largest, min(w / span_w, h / span_h))
-    return float(largest)
 
 
 def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> Confirmation:
@@ -252,6 +236,9 @@ def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> 
     transform = _transform(h, query, reference, mirrored)
     compared = _block_agreement(query.gray, warped, inside)
     blocks, agreement = int(compared.pop("textured")), compared.pop("agreement")
+    region: regions.Region | None = compared.pop("region")
+    if region is not None:
+        compared["difference"] = region.kind
     result = Confirmation(
         False,
         matches=len(q),
@@ -271,11 +258,8 @@ def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> 
         result.reason = f"aligned, but {compared['overlay_share']:.0%} of the overlap is hidden under overlays"
     elif blocks < MIN_BLOCKS:
         result.reason = f"the overlap has too little detail to compare ({blocks} blocks)"
-    elif compared["largest_difference"] >= MAX_DIFFERENT_REGION:
-        result.reason = (
-            f"aligned, but a region {compared['largest_difference']:.0%} of the overlap across differs: "
-            "another subject in the same scene"
-        )
+    elif region is not None and region.rejects:
+        result.reason = f"aligned, but {region.explain()}"
     elif agreement < MIN_AGREEMENT:
         result.reason = (
             f"aligned, but only {agreement:.0%} of the overlap agrees: a different picture of the same scene"

@@ -31,6 +31,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from . import regions
+
 #: a pixel has changed when it differs from the aligned reference by this many grey levels
 CHANGED = 12.0
 #: blocks with fewer changed pixels than this share are not judged
@@ -103,17 +105,6 @@ def _palette(levels: np.ndarray) -> float:
     return covered / levels.size
 
 
-def difference_grid(inside: np.ndarray, differs: np.ndarray) -> np.ndarray:
-    """The grid of blocks where the pictures differ (``differs``: one flag per compared block of
-    ``inside``), gaps of one block closed: the regions both this module and the largest-difference
-    rule (``geometry._largest_difference``) judge."""
-    grid = np.zeros(inside.shape, np.uint8)
-    grid[inside] = differs.astype(np.uint8)
-    closed = np.asarray(cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
-    closed[~inside] = 0
-    return closed
-
-
 def overlay_blocks(
     raw: np.ndarray, query: np.ndarray, reference: np.ndarray, inside: np.ndarray, agree: np.ndarray
 ) -> np.ndarray:
@@ -131,7 +122,7 @@ def overlay_blocks(
     overlay = np.zeros(len(agree), bool)
     if not any(kinds):
         return overlay
-    count, labels = cv2.connectedComponents(difference_grid(inside, ~agree), connectivity=4)
+    count, labels = cv2.connectedComponents(regions.difference_grid(inside, ~agree), connectivity=4)
     region_of = labels[inside]
     for region in range(1, count):
         members = np.flatnonzero((region_of == region) & ~agree)

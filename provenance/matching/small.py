@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..features import Features
-from . import geometry
+from . import geometry, regions
 
 #: queries at most this long on their longest side are small enough to need this rule (pixels)
 SMALL_SIDE = 200
@@ -108,6 +108,9 @@ def confirm_small(query: Features, reference: Features, variant: str) -> geometr
     compared = geometry._block_agreement(turned, aligned, inside)
     motion = local_motion(turned, aligned, inside)
     blocks, agreement = int(compared.pop("textured")), compared.pop("agreement")
+    region: regions.Region | None = compared.pop("region")
+    if region is not None:
+        compared["difference"] = region.kind
     # query work pixels → reference work pixels: turn, ECC warp, then up to the reference's work size
     up = np.diag([reference.gray.shape[1] / turned_size[0], reference.gray.shape[0] / turned_size[1], 1.0])
     h = up @ np.vstack([warp.astype(np.float64), [0, 0, 1]]) @ turn
@@ -139,11 +142,8 @@ def confirm_small(query: Features, reference: Features, variant: str) -> geometr
         result.reason = f"the thumbnail has too little detail to compare ({blocks} blocks)"
     elif compared["overlay_share"] > geometry.MAX_OVERLAY_SHARE:
         result.reason = f"aligned at the thumbnail's scale, but {compared['overlay_share']:.0%} of it is under overlays"
-    elif compared["largest_difference"] >= geometry.MAX_DIFFERENT_REGION:
-        result.reason = (
-            f"aligned at the thumbnail's scale, but a region {compared['largest_difference']:.0%} of it across "
-            "differs: another subject in the same scene"
-        )
+    elif region is not None and region.rejects:
+        result.reason = f"aligned at the thumbnail's scale, but {region.explain()}"
     elif agreement < geometry.MIN_AGREEMENT:
         result.reason = f"aligned at the thumbnail's scale, but only {agreement:.0%} of it agrees"
     else:

@@ -1,0 +1,102 @@
+"""Differing regions: a region is measured by what it fills when it is new content, by its bounding
+box when it shows the reference's own detail moved (another frame)."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from provenance.features import features_of
+from provenance.matching import geometry, regions
+from provenance.testing.images import generated_scene, mugshot
+from provenance.testing.posted import _emoji
+from provenance.testing.transforms import encode
+
+ROWS, COLS = 23, 17
+
+
+def _judge(differs: np.ndarray, moved_by: float | None, inside: np.ndarray | None = None) -> regions.Region | None:
+    inside = np.ones((ROWS, COLS), bool) if inside is None else inside
+    flags = differs[inside]
+    return regions.largest(inside, ~flags, flags, lambda row, col: moved_by)
+
+
+def _ring() -> np.ndarray:
+    """The outline of a 13x10-block subject, one block thick: what a subject that moved leaves."""
+    ring = np.zeros((ROWS, COLS), bool)
+    ring[8:21, 3:13] = True
+    ring[9:20, 4:12] = False
+    return ring
+
+
+def test_an_outline_whose_detail_moved_is_another_frame() -> None:
+    region = _judge(_ring(), moved_by=7.0)
+    assert region is not None and region.kind == "moved"
+    assert region.extent == pytest.approx(min(10 / COLS, 13 / ROWS))  # the box: 10 of 17 columns, 13 of 23 rows
+    assert region.rejects
+    assert "moved by about 7 px" in region.explain()
+
+
+def test_the_same_outline_of_new_content_fills_too_little_to_reject() -> None:
+    region = _judge(_ring(), moved_by=None)
+    assert region is not None and region.kind == "new"
+    assert region.extent <= 2 / ROWS
+    assert not region.rejects
+
+
+def test_a_filled_subject_rejects_by_what_it_fills() -> None:
+    blob = np.zeros((ROWS, COLS), bool)
+    blob[10:22, 4:13] = True  # 12 rows, 9 columns: a square of 9
+    region = _judge(blob, moved_by=None)
+    assert region is not None and region.kind == "new"
+    assert region.extent == pytest.approx(9 / ROWS)
+    assert region.rejects
+    assert "another subject" in region.explain()
+
+
+def test_three_stickers_a_block_apart_are_not_one_large_subject() -> None:
+    spots = np.zeros((ROWS, COLS), bool)
+    for top, left in ((3, 3), (3, 8), (8, 5)):
+        spots[top : top + 4, left : left + 4] = True
+    # the gaps close into one region whose box spans 9 rows and 9 columns (the old rule rejected it)
+    assert 9 / ROWS >= regions.MAX_DIFFERENT_REGION and 9 / COLS >= regions.MAX_DIFFERENT_REGION
+    region = _judge(spots, moved_by=None)
+    assert region is not None and region.kind == "new"
+    assert region.extent < regions.MAX_FILLED_REGION
+
+
+def test_cells_left_out_of_the_comparison_do_not_break_a_filled_subject() -> None:
+    blob = np.zeros((ROWS, COLS), bool)
+    blob[10:22, 4:13] = True
+    inside = np.ones((ROWS, COLS), bool)
+    inside[[12, 15, 18], [6, 9, 7]] = False  # dark hair clipped to black: not compared
+    region = _judge(blob, moved_by=None, inside=inside)
+    assert region is not None and region.extent == pytest.approx(9 / ROWS)
+
+
+def _decoded(im: Image.Image) -> Image.Image:
+    return Image.open(io.BytesIO(encode(im, quality=85))).convert("RGB")
+
+
+@pytest.mark.parametrize("seed", [6, 8])
+def test_a_copy_with_three_touching_stickers_is_confirmed(seed: int) -> None:
+    reference = generated_scene(seed, (800, 600))
+    posted = reference.convert("RGBA")
+    rng = random.Random(seed)
+    for x, y in ((300, 200), (415, 240), (340, 350)):
+        posted.alpha_composite(_emoji(110, rng), (x, y))
+    outcome = geometry.confirm(features_of(_decoded(posted.convert("RGB"))), features_of(reference))
+    assert outcome.confirmed, outcome.reason
+
+
+def test_a_burst_frame_is_rejected_as_moved_detail() -> None:
+    subject = generated_scene(21)
+    frame = _decoded(mugshot(subject, shift=(-20, 6), tilt=-1.5, sway=8.0))
+    outcome = geometry.confirm(features_of(frame), features_of(mugshot(subject)))
+    assert not outcome.confirmed
+    assert outcome.extra["difference"] == "moved"
+    assert "another frame" in (outcome.reason or "")
