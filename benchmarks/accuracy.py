@@ -7,9 +7,11 @@ Real photos from ../shared/corpus are split into references (indexed) and distra
 (never indexed). Every reference goes through every transform of ``transforms.py``; each
 result is a query that must come back as a reuse of *its* reference. Negatives that must
 come back ``no-match``: the distractors after a few transforms, and look-alikes: mugshots of
-different people on one backdrop (plain wall and brick wall; the references hold half of
-them, the queries are the other half), a stereo pair (two shots of one scene), HDR on/off
-pairs and the corpus's two documented traps.
+different people on one backdrop (plain, blue, brick and grass walls; the references hold half
+of them, the queries are the other half, each also at 128 px), burst frames (16 subjects of the
+corpus in no other role, each a reference and two more frames of it, moved, turned and posed
+again, also at 128 px), a stereo pair (two shots of one scene) and the corpus's two documented
+traps. HDR on/off pairs are reported apart, not scored.
 
 The baseline is what a user writes with imagehash alone: the reference with the smallest
 pHash distance to the query, claimed when that distance is at most 10.
@@ -71,6 +73,8 @@ NEGATIVE_TRANSFORMS = (
 EXTRA_SUBJECTS = (
     "packaged-photos/scikit_image/camera.png", "packaged-photos/scikit_image/coins.png",
     "packaged-photos/scikit_image/retina.jpg", "packaged-photos/scikit_image/hubble_deep_field.jpg",
+    *(f"packaged-photos/perception/image{n}.jpg" for n in range(1, 11)),
+    "packaged-photos/iscc_samples/demo.jpg", "packaged-photos/scikit_image/ihc.png",
 )  # fmt: skip
 
 #: backdrops of the mugshot look-alikes: a plain colour (with height lines) or a texture of the corpus

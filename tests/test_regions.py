@@ -19,7 +19,9 @@ from provenance.testing.transforms import encode
 ROWS, COLS = 23, 17
 
 
-def _judge(differs: np.ndarray, moved_by: float | None, inside: np.ndarray | None = None) -> regions.Region | None:
+def _judge(
+    differs: np.ndarray, moved_by: tuple[int, int] | None, inside: np.ndarray | None = None
+) -> regions.Region | None:
     inside = np.ones((ROWS, COLS), bool) if inside is None else inside
     flags = differs[inside]
     return regions.largest(inside, ~flags, flags, lambda row, col: moved_by)
@@ -34,7 +36,7 @@ def _ring() -> np.ndarray:
 
 
 def test_an_outline_whose_detail_moved_is_another_frame() -> None:
-    region = _judge(_ring(), moved_by=7.0)
+    region = _judge(_ring(), moved_by=(7, 0))
     assert region is not None and region.kind == "moved"
     assert region.extent == pytest.approx(min(10 / COLS, 13 / ROWS))  # the box: 10 of 17 columns, 13 of 23 rows
     assert region.rejects
@@ -99,4 +101,41 @@ def test_a_burst_frame_is_rejected_as_moved_detail() -> None:
     outcome = geometry.confirm(features_of(frame), features_of(mugshot(subject)))
     assert not outcome.confirmed
     assert outcome.extra["difference"] == "moved"
+    assert "another frame" in (outcome.reason or "")
+
+
+def _moves(vectors: list[tuple[int, int]]) -> regions.Motion:
+    inside = np.ones((ROWS, COLS), bool)
+    differing = np.zeros(ROWS * COLS, bool)
+    differing[: len(vectors) + 3] = True  # three more differ without having moved
+    by_cell = {divmod(i, COLS): v for i, v in enumerate(vectors)}
+    return regions.motion(inside, differing, lambda row, col: by_cell.get((row, col)), block=26)
+
+
+def test_detail_moved_a_little_every_which_way_is_another_frame() -> None:
+    motion = _moves([(4, 0), (0, 5), (-3, -3), (5, 2), (-4, 1), (2, -6)])
+    assert motion.differing == 9 and motion.small_moves == 6
+    assert motion.another_frame
+    assert "in 6 places" in motion.explain()
+
+
+def test_a_mapping_misfit_moves_one_way_and_is_not_another_frame() -> None:
+    motion = _moves([(3, 0), (3, 1), (3, 0), (2, 0), (3, 0), (3, 1), (3, 0)])
+    assert motion.coherence > 0.95
+    assert not motion.another_frame
+
+
+def test_a_few_moves_or_moves_of_a_block_are_not_enough() -> None:
+    assert not _moves([(4, 0), (0, 5), (-3, -3), (5, 2)]).another_frame
+    # a match a block away (a repeated pattern, an overlay's edge) is no small move
+    far = _moves([(25, 0), (0, -26), (-24, 3), (20, 20), (-26, -26), (22, -5)])
+    assert far.small_moves == 0 and not far.another_frame
+
+
+def test_a_burst_frame_whose_detail_moved_in_places_is_rejected() -> None:
+    subject = generated_scene(24)
+    frame = _decoded(mugshot(subject, shift=(-20, 6), tilt=-1.5, sway=8.0))
+    outcome = geometry.confirm(features_of(frame), features_of(mugshot(subject)))
+    assert not outcome.confirmed
+    assert outcome.extra["moved_blocks"] >= regions.MIN_MOVES
     assert "another frame" in (outcome.reason or "")

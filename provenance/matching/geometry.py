@@ -140,7 +140,7 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) ->
     rows, cols = q.shape[0] // block, q.shape[1] // block
     out: dict[str, Any] = {
         "compared": 0, "textured": 0, "agreement": 0.0, "flat_agreement": 0.0, "largest_difference": 0.0,
-        "overlay_share": 0.0, "region": None,
+        "overlay_share": 0.0, "region": None, "motion": None,
     }  # fmt: skip
     if rows == 0 or cols == 0:
         return out
@@ -192,11 +192,12 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) ->
         out["agreement"] = float(agree[textured].mean())
     if (flat & judged).any():
         out["flat_agreement"] = float(agree[flat & judged].mean())
-    region = regions.largest(
-        inside.reshape(rows, cols), agree | overlay, ~agree & ~flat & judged, regions.moved_blocks(q, w, block)
-    )
+    grid, differing = inside.reshape(rows, cols), ~agree & ~flat & judged
+    moved = regions.moved_blocks(q, w, block)
+    region = regions.largest(grid, agree | overlay, differing, moved)
     if region is not None:
         out["largest_difference"], out["region"] = region.extent, region
+    out["motion"] = regions.motion(grid, differing, moved, block)
     return out
 
 
@@ -239,6 +240,9 @@ def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> 
     region: regions.Region | None = compared.pop("region")
     if region is not None:
         compared["difference"] = region.kind
+    motion: regions.Motion | None = compared.pop("motion")
+    if motion is not None:
+        compared["moved_blocks"] = motion.small_moves
     result = Confirmation(
         False,
         matches=len(q),
@@ -260,6 +264,8 @@ def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> 
         result.reason = f"the overlap has too little detail to compare ({blocks} blocks)"
     elif region is not None and region.rejects:
         result.reason = f"aligned, but {region.explain()}"
+    elif motion is not None and motion.another_frame:
+        result.reason = f"aligned, but {motion.explain()}"
     elif agreement < MIN_AGREEMENT:
         result.reason = (
             f"aligned, but only {agreement:.0%} of the overlap agrees: a different picture of the same scene"

@@ -20,7 +20,13 @@ two kinds of look-alike differ in two shapes:
   Bounding boxes could not tell these apart: three stickers a block or two apart merge, after the
   gap closing, into one region whose box is as wide as a person.
 
-Failure modes: a sticker larger than about 9% of the picture filled solid, not recognised as drawn
+A second frame whose subject moved too little to leave a large region is told by how its detail
+moved (``Motion``): in a copy, the few blocks that differ because the mapping fits them a little
+off all move one way; in a second frame the subject moved and posed again, so five or more
+differing blocks find their detail a few pixels away in directions that disagree.
+
+Failure modes: a burst of a smooth subject (little detail to move) on a featureless backdrop
+differs in too few blocks to tell, and is claimed as the same picture; a sticker larger than about 9% of the picture filled solid, not recognised as drawn
 (``overlays.py``), is as large as a subject and rejects the copy; a second subject smaller than a
 third of the picture's side is not told from an overlay by size (the agreement rule still needs 80%
 of the rest to agree, and the claim says what share differs).
@@ -49,6 +55,10 @@ MOVED_GAIN = 0.3
 MIN_SHIFT = 2
 #: a region is moved when at least this share of its differing blocks with detail moved
 MOVED_SHARE = 0.5
+#: this many differing blocks moved by at most half a block, in directions this far from one
+#: (mean move over mean length), mark another frame: copies' misfits move one way (0.99)
+MIN_MOVES = 5
+MAX_COHERENCE = 0.95
 
 
 @dataclass
@@ -104,11 +114,13 @@ def _filled_side(region: np.ndarray, wild: np.ndarray) -> int:
     return 0
 
 
-def moved_blocks(query: np.ndarray, reference: np.ndarray, block: int) -> Callable[[int, int], float | None]:
-    """A test of one block (row, column): the distance its query detail moved against ``reference``
-    (both work images, aligned), or None when it did not move (or has no detail to tell)."""
+def moved_blocks(query: np.ndarray, reference: np.ndarray, block: int) -> Callable[[int, int], tuple[int, int] | None]:
+    """A test of one block (row, column): how far (dx, dy, work pixels) its query detail moved against
+    ``reference`` (both work images, aligned), or None when it did not move or has no detail to tell.
+    Each block is tested once, however often it is asked about."""
+    seen: dict[tuple[int, int], tuple[int, int] | None] = {}
 
-    def test(row: int, col: int) -> float | None:
+    def measure(row: int, col: int) -> tuple[int, int] | None:
         y, x = row * block, col * block
         template = query[y : y + block, x : x + block]
         here = reference[y : y + block, x : x + block]
@@ -121,14 +133,59 @@ def moved_blocks(query: np.ndarray, reference: np.ndarray, block: int) -> Callab
         in_place = cv2.matchTemplate(here, template, cv2.TM_CCOEFF_NORMED)[0, 0] if here.std() > 0 else 0.0
         dx, dy = bx + x0 - x, by + y0 - y
         if best >= MOVED_CORRELATION and best - in_place >= MOVED_GAIN and max(abs(dx), abs(dy)) >= MIN_SHIFT:
-            return float(np.hypot(dx, dy))
+            return dx, dy
         return None
+
+    def test(row: int, col: int) -> tuple[int, int] | None:
+        if (row, col) not in seen:
+            seen[(row, col)] = measure(row, col)
+        return seen[(row, col)]
 
     return test
 
 
+@dataclass
+class Motion:
+    """How the differing blocks of an aligned pair moved: a copy's rare misfits move together (one
+    residual of the mapping), a second frame's subject moves a little, differently in places."""
+
+    #: differing blocks with detail, and those whose detail moved by at most half a block
+    differing: int
+    small_moves: int
+    #: length of the mean move over the mean length (1: all one way; near 0: every way)
+    coherence: float
+    #: median length of the small moves, work pixels
+    median: float
+
+    @property
+    def another_frame(self) -> bool:
+        """Several differing blocks moved a little, not all one way: a subject that moved or posed
+        again between two frames, not a copy's misfit (measured, docs/matching.md)."""
+        return self.small_moves >= MIN_MOVES and self.coherence < MAX_COHERENCE
+
+    def explain(self) -> str:
+        return (
+            f"in {self.small_moves} places the reference's detail has moved by about {self.median:.0f} px, "
+            "not all one way: another frame of the same scene"
+        )
+
+
+def motion(
+    inside: np.ndarray, differing: np.ndarray, moved: Callable[[int, int], tuple[int, int] | None], block: int
+) -> Motion:
+    """The moves of every differing block with detail (``differing``: per compared block of ``inside``)."""
+    cells = np.argwhere(inside)[differing]
+    moves = [m for m in (moved(int(r), int(c)) for r, c in cells) if m is not None and max(map(abs, m)) <= block / 2]
+    if not moves:
+        return Motion(len(cells), 0, 0.0, 0.0)
+    vectors = np.array(moves, float)
+    lengths = np.hypot(vectors[:, 0], vectors[:, 1])
+    coherence = float(np.hypot(*vectors.mean(axis=0)) / lengths.mean())
+    return Motion(len(cells), len(moves), coherence, float(np.median(lengths)))
+
+
 def largest(
-    inside: np.ndarray, agree: np.ndarray, differing: np.ndarray, moved: Callable[[int, int], float | None]
+    inside: np.ndarray, agree: np.ndarray, differing: np.ndarray, moved: Callable[[int, int], tuple[int, int] | None]
 ) -> Region | None:
     """The differing region that comes closest to rejecting, or None when nothing differs.
 
@@ -157,7 +214,7 @@ def largest(
         else:
             member = labels == label
             cells = np.argwhere(member & differs)
-            shifts = [s for s in (moved(int(r), int(c)) for r, c in cells) if s is not None]
+            shifts = [float(np.hypot(*m)) for m in (moved(int(r), int(c)) for r, c in cells) if m is not None]
             if cells.size and len(shifts) >= MOVED_SHARE * len(cells):
                 region = Region("moved", across, float(np.median(shifts)))
             else:

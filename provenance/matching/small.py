@@ -109,6 +109,7 @@ def confirm_small(query: Features, reference: Features, variant: str) -> geometr
     motion = local_motion(turned, aligned, inside)
     blocks, agreement = int(compared.pop("textured")), compared.pop("agreement")
     region: regions.Region | None = compared.pop("region")
+    compared.pop("motion")  # at this scale the optical flow (local_motion) tells a second frame
     if region is not None:
         compared["difference"] = region.kind
     # query work pixels → reference work pixels: turn, ECC warp, then up to the reference's work size
