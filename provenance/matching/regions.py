@@ -29,8 +29,8 @@ Failure modes: a burst of a smooth subject (little detail to move) on a featurel
 differs in too few blocks to tell, and is claimed as the same picture; a solid sticker larger than
 about 9% of the picture that is not recognised as drawn (``overlays.py``) is as large as a subject
 and rejects the copy; a second subject smaller than a third of the picture's side is not told from
-an overlay by size (the agreement rule still needs 80%
-of the rest to agree, and the claim says what share differs).
+an overlay by size (the agreement rule still needs 80% of the rest to agree, and the claim says
+what share differs).
 """
 
 from __future__ import annotations
