@@ -9,6 +9,7 @@ from .. import hashes as hash_kinds
 from ..captions import Query
 from ..fingerprint import Fingerprint
 from ..forensics import authenticity
+from . import geometry
 from .geometry import Confirmation, Transform
 from .records import QUERY_FACTS
 
@@ -85,6 +86,12 @@ def confirmation_story(outcome: Confirmation) -> str:
         sentence = (
             f"{outcome.inliers} matching keypoints agree on one geometric mapping; "
             f"the aligned pixels agree on {outcome.agreement:.0%} of the overlap"
+        )
+    if outcome.agreement < geometry.MIN_AGREEMENT:
+        sentence += (
+            f"; where they agree they do so to the pixel (median block correlation "
+            f"{extra.get('agreeing_correlation', 0):.2f}), so the {1 - outcome.agreement:.0%} that differ are read as "
+            "marks drawn over the picture (a watermark, text) that were not recognised as overlays"
         )
     overlay = extra.get("overlay_share") or 0
     if overlay:

@@ -31,6 +31,10 @@ CONVINCING_INLIERS = 60
 MIN_BLOCKS = 12
 #: fraction of the overlap's blocks that must agree once aligned
 MIN_AGREEMENT = 0.8
+#: fewer may agree when those that agree do so to the pixel (median correlation EXACT): new content
+#: over an exact copy (an unrecognised watermark or text), not a different picture of the scene
+MIN_AGREEMENT_EXACT = 0.6
+EXACT = 0.97
 #: a block agrees when its correlation with the aligned reference reaches this
 BLOCK_CORRELATION = 0.6
 #: a block is flat below this standard deviation (grey levels)
@@ -190,6 +194,8 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) ->
     out["overlay_share"] = float(overlay.mean())
     if textured.any():
         out["agreement"] = float(agree[textured].mean())
+    if (textured & agree).any():
+        out["agreeing_correlation"] = float(np.median(correlation[textured & agree]))
     if (flat & judged).any():
         out["flat_agreement"] = float(agree[flat & judged].mean())
     grid, differing = inside.reshape(rows, cols), ~agree & ~flat & judged
@@ -266,7 +272,9 @@ def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> 
         result.reason = f"aligned, but {region.explain()}"
     elif motion is not None and motion.another_frame:
         result.reason = f"aligned, but {motion.explain()}"
-    elif agreement < MIN_AGREEMENT:
+    elif agreement < MIN_AGREEMENT and not (
+        agreement >= MIN_AGREEMENT_EXACT and compared.get("agreeing_correlation", 0.0) >= EXACT
+    ):
         result.reason = (
             f"aligned, but only {agreement:.0%} of the overlap agrees: a different picture of the same scene"
         )
