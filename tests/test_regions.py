@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from provenance.features import features_of
-from provenance.matching import geometry, regions
+from provenance.matching import evidence, geometry, regions
 from provenance.testing.images import generated_scene, mugshot
-from provenance.testing.posted import _emoji
+from provenance.testing.posted import _emoji, diagonal_watermark
 from provenance.testing.transforms import encode
 
 ROWS, COLS = 23, 17
@@ -139,3 +139,19 @@ def test_a_burst_frame_whose_detail_moved_in_places_is_rejected() -> None:
     assert not outcome.confirmed
     assert outcome.extra["moved_blocks"] >= regions.MIN_MOVES
     assert "another frame" in (outcome.reason or "")
+
+
+@pytest.mark.parametrize("seed", [4, 8])
+def test_an_unrecognised_watermark_over_an_exact_copy_is_confirmed_and_said(seed: int) -> None:
+    reference = generated_scene(seed, (800, 600))
+    marked = diagonal_watermark(reference, random.Random(seed))
+    outcome = geometry.confirm(features_of(_decoded(marked)), features_of(reference))
+    assert outcome.confirmed, outcome.reason
+    assert geometry.MIN_AGREEMENT_EXACT <= outcome.agreement < geometry.MIN_AGREEMENT
+    assert "to the pixel" in evidence.confirmation_story(outcome)
+    # the same marks over a picture whose rest no longer agrees to the pixel: the strict rule holds
+    noise = np.random.default_rng(seed).normal(0, 20, (600, 800, 1))
+    noisy = Image.fromarray(np.clip(np.asarray(marked, float) + noise, 0, 255).astype(np.uint8))
+    strict = geometry.confirm(features_of(_decoded(noisy)), features_of(reference))
+    assert not strict.confirmed
+    assert "a different picture" in (strict.reason or "")
