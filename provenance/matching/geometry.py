@@ -233,14 +233,43 @@ def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> 
             reason="the keypoints fit no plausible copy",
             extra={"matched_box": matched},
         )
-    # the reference warped into the query's frame (work pixels)
+    result = _pixel_check(query, reference, h, _transform(h, query, reference, mirrored))
+    result.matches, result.inliers = len(q), inliers
+    result.extra["inlier_ratio"] = inliers / len(q)
+    result.extra["matched_box"] = _box(query.to_full(q[inlier_mask.ravel().astype(bool)]))
+    if inliers / len(q) < MIN_INLIER_RATIO and inliers < CONVINCING_INLIERS:
+        result.confirmed = False
+        result.reason = f"only {inliers} of {len(q)} keypoint matches agree on one mapping"
+    return result
+
+
+def confirm_mapping(query: Features, reference: Features, found: Confirmation) -> Confirmation:
+    """Check the whole ``query`` against ``reference`` through the mapping ``found`` on a part of it.
+
+    A part of the query seen up close may confirm a reference that the whole does not: an inset on
+    another photo. It may also confirm a look-alike's backdrop (a part showing only the wall). The
+    mapping says where the reference lies in the whole query; the claim holds only if the pixels
+    agree there, by the same rules, over everything the reference covers."""
+    if found.transform is None:
+        return found
+    to_full = np.array([[query.scale, 0, query.origin[0]], [0, query.scale, query.origin[1]], [0, 0, 1.0]])
+    to_reference_work = np.diag([1 / reference.scale, 1 / reference.scale, 1.0])
+    h = to_reference_work @ np.array(found.transform.homography) @ to_full
+    result = _pixel_check(query, reference, h / h[2, 2], found.transform)
+    result.matches, result.inliers = found.matches, found.inliers
+    result.extra["matched_box"] = found.extra.get("matched_box")
+    return result
+
+
+def _pixel_check(query: Features, reference: Features, h: np.ndarray, transform: Transform) -> Confirmation:
+    """The aligned pixel rules: the reference warped into the query's frame through ``h`` (query work
+    pixels to reference work pixels), compared block by block over the overlap."""
     qh, qw = query.gray.shape
     warped = cv2.warpPerspective(reference.gray, h, (qw, qh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
     inside = cv2.warpPerspective(
         np.full(reference.gray.shape, 255, np.uint8), h, (qw, qh), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
     )
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
-    transform = _transform(h, query, reference, mirrored)
     compared = _block_agreement(query.gray, warped, inside)
     blocks, agreement = int(compared.pop("textured")), compared.pop("agreement")
     region: regions.Region | None = compared.pop("region")
@@ -249,22 +278,8 @@ def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> 
     motion: regions.Motion | None = compared.pop("motion")
     if motion is not None:
         compared["moved_blocks"] = motion.small_moves
-    result = Confirmation(
-        False,
-        matches=len(q),
-        inliers=inliers,
-        blocks=blocks,
-        agreement=agreement,
-        transform=transform,
-        extra={
-            **compared,
-            "inlier_ratio": inliers / len(q),
-            "matched_box": _box(query.to_full(q[inlier_mask.ravel().astype(bool)])),
-        },
-    )
-    if inliers / len(q) < MIN_INLIER_RATIO and inliers < CONVINCING_INLIERS:
-        result.reason = f"only {inliers} of {len(q)} keypoint matches agree on one mapping"
-    elif compared["overlay_share"] > MAX_OVERLAY_SHARE:
+    result = Confirmation(False, blocks=blocks, agreement=agreement, transform=transform, extra=compared)
+    if compared["overlay_share"] > MAX_OVERLAY_SHARE:
         result.reason = f"aligned, but {compared['overlay_share']:.0%} of the overlap is hidden under overlays"
     elif blocks < MIN_BLOCKS:
         result.reason = f"the overlap has too little detail to compare ({blocks} blocks)"

@@ -24,6 +24,7 @@ from ..files import read_file
 from ..fingerprint import Fingerprint, FingerprintOptions, fingerprint_file
 from ..index import Index
 from . import evidence as story
+from . import geometry
 from .candidates import hash_candidates
 from .confirmation import ReferenceFeatures, confirm_candidate
 from .geometry import Confirmation
@@ -213,30 +214,56 @@ class Matcher:
                     rejected["variant"] = candidate.variant
                 result.rejected.append({**rejected, "reason": reason})
         if not confirmed_any and self.options.keypoint_search:
-            search = self._keypoint_search()
-            for sha256, votes in search.candidates(features, exclude=set(matches), mirrored=mirrored()):
-                ref_features = self.references.get(sha256, search.paths(sha256))
-                found = self._reference(sha256)
-                if ref_features is None or found is None:
-                    continue
-                reference, paths = found
-                outcome = confirm_candidate(image, features, mirrored, ref_features)
-                if outcome.confirmed:
-                    m = self._near_claim(
-                        reference,
-                        paths,
-                        record,
-                        story.reported_distances(record.hashes, reference.hashes),
-                        None,
-                        outcome,
-                    )
-                    m.found_by = "keypoints"
-                    m.evidence.insert(0, f"found by a keypoint search over every reference ({votes} votes)")
-                    matches[sha256] = m
-                    break
-                result.rejected.append(
-                    {"reference": paths[0], "found_by": "keypoints", "votes": votes, "reason": outcome.reason}
+            if not self._search_keypoints(image, record, features, mirrored, matches, result):
+                for box in windows(image.size):
+                    part = features_of(image, box)
+                    if self._search_keypoints(image, record, part, part.mirrored, matches, result, box, features):
+                        break
+
+    def _search_keypoints(
+        self,
+        image: Image.Image,
+        record: Fingerprint,
+        features: Features,
+        mirrored: Callable[[], Features],
+        matches: dict[str, Match],
+        result: QueryResult,
+        box: tuple[int, int, int, int] | None = None,
+        whole: Features | None = None,
+    ) -> bool:
+        """Search every reference by the keypoints of the query, or of its part ``box`` seen up close
+        (``features``; ``whole``: the whole query's, against which a part's mapping is checked);
+        claim the first candidate that confirms. Whether one did."""
+        search = self._keypoint_search()
+        where = "" if box is None else f" of the query's part {list(box)} seen up close"
+        candidates = search.candidates(features, exclude=set(matches), mirrored=mirrored() if box is None else None)
+        for sha256, votes in candidates[: None if box is None else WINDOW_CANDIDATES]:
+            ref_features = self.references.get(sha256, search.paths(sha256))
+            found = self._reference(sha256)
+            if ref_features is None or found is None:
+                continue
+            reference, paths = found
+            outcome = confirm_candidate(image, features, mirrored, ref_features)
+            if outcome.confirmed and whole is not None:  # the part's mapping must hold over the whole query
+                outcome = geometry.confirm_mapping(whole, ref_features, outcome)
+            if outcome.confirmed:
+                m = self._near_claim(
+                    reference,
+                    paths,
+                    record,
+                    story.reported_distances(record.hashes, reference.hashes),
+                    None,
+                    outcome,
                 )
+                m.found_by = "keypoints"
+                m.evidence.insert(0, f"found by a keypoint search{where} over every reference ({votes} votes)")
+                matches[sha256] = m
+                return True
+            result.rejected.append(
+                {"reference": paths[0], "found_by": "keypoints", "votes": votes, "reason": outcome.reason,
+                 **({"window": list(box)} if box else {})}
+            )  # fmt: skip
+        return False
 
     def _reference(self, sha256: str) -> tuple[Fingerprint, list[str]] | None:
         return self._references_with("sha256", sha256).get(sha256)
@@ -281,6 +308,25 @@ class Matcher:
             match.evidence.append(f"JPEG quality {q['reference']} → {q['query']}")
         match.evidence.append(story.metadata_story(match.metadata_diff))
         return match
+
+
+#: the query's parts searched up close when the whole finds nothing: 60% of each side, in the four
+#: corners and the centre (an inset on another photo, a collage cell, a screenshot's picture)
+WINDOW = 0.6
+#: queries smaller than this on their longest side are not searched in parts (pixels)
+MIN_WINDOWED_SIDE = 800
+#: candidates tried per part
+WINDOW_CANDIDATES = 2
+
+
+def windows(size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """The parts of a query of ``size`` searched up close (none for a small query)."""
+    width, height = size
+    if max(width, height) < MIN_WINDOWED_SIDE:
+        return []
+    w, h = round(width * WINDOW), round(height * WINDOW)
+    spots = [(0, 0), (width - w, 0), (0, height - h), (width - w, height - h), ((width - w) // 2, (height - h) // 2)]
+    return [(x, y, x + w, y + h) for x, y in spots]
 
 
 def _unreadable(exc: Exception) -> ImageSource:
