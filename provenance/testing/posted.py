@@ -179,6 +179,51 @@ def logo_grid(im: Image.Image, rng: random.Random) -> Image.Image:
     return Image.alpha_composite(im.convert("RGBA"), layer).convert("RGB")
 
 
+def agency_stamp(im: Image.Image, rng: random.Random) -> Image.Image:
+    """Held out (added after the stop-25 rules, run once): a news agency's stamp in a lower corner,
+    white letters on a half-opaque dark band about 40% of the width."""
+    out = im.convert("RGBA")
+    layer = Image.new("RGBA", im.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    text = rng.choice(["© NEWS AGENCY 2022", "PHOTO: WIRE SERVICE"])
+    size = _fit_size(text, im.width * 0.36, im.height * 0.06)
+    width = _font(size).getlength(text)
+    x0 = im.width * 0.97 - width - size * 0.6 if rng.random() < 0.5 else im.width * 0.03
+    y0 = im.height * 0.95 - size * 1.5
+    draw.rectangle([x0, y0, x0 + width + size * 0.6, y0 + size * 1.5], fill=(0, 0, 0, 140))
+    draw.text((x0 + size * 0.3, y0 + size * 0.75), text, font=_font(size), fill=(255, 255, 255, 230), anchor="lm")
+    return Image.alpha_composite(out, layer).convert("RGB")
+
+
+def sticker_pair(im: Image.Image, rng: random.Random) -> Image.Image:
+    """Held out (added after the stop-25 rules, run once): two smileys of 5–8% of the picture each,
+    ringed in black, placed near each other as a poster does to cover two faces."""
+    out = im.convert("RGBA")
+    side = _side_for(im, rng.uniform(0.05, 0.08))
+    x = rng.randint(0, max(0, im.width - 2 * side))
+    y = rng.randint(0, max(0, im.height - side))
+    for dx in (0, side + rng.randint(0, side // 4)):
+        face = _emoji(side, rng)
+        ring = Image.new("RGBA", face.size, (0, 0, 0, 0))
+        ImageDraw.Draw(ring).ellipse([0, 0, side - 1, side - 1], outline=(0, 0, 0, 255), width=max(2, side // 20))
+        out.alpha_composite(Image.alpha_composite(face, ring), (min(x + dx, im.width - side), y))
+    return out.convert("RGB")
+
+
+def subtitle(im: Image.Image, rng: random.Random) -> Image.Image:
+    """Held out (added after the stop-25 rules, run once): one line of yellow subtitle text outlined
+    in black across the lower fifth, as video stills and reaction posts carry."""
+    out = im.copy()
+    draw = ImageDraw.Draw(out)
+    text = rng.choice(["they said it never happened", "look closely at the wall"])
+    size = _fit_size(text, im.width * 0.8, im.height * 0.08)
+    draw.text(
+        (im.width / 2, im.height * 0.86), text, font=_font(size), fill=(255, 230, 40), anchor="mm",
+        stroke_width=max(2, size // 10), stroke_fill=(0, 0, 0),
+    )  # fmt: skip
+    return out
+
+
 # thumbnails ------------------------------------------------------------------------------------
 
 
@@ -366,6 +411,9 @@ HELD_OUT: dict[str, Transform] = {
     "held-keystone-sideways": _as(keystone_sideways),
     "held-cross-process": _as(cross_process),
     "held-picture-in-phone": _as(picture_in_phone),
+    "held-agency-stamp": _as(agency_stamp),
+    "held-sticker-pair": _as(sticker_pair),
+    "held-subtitle": _as(subtitle),
 }
 
 #: transforms that take a second, unrelated photo (the benchmark passes a distractor)
@@ -382,9 +430,11 @@ FAMILIES: dict[str, str] = {
     **dict.fromkeys(["crop-90", "crop-75-offcentre", "crop-60"], "crops"),
     **dict.fromkeys(["screenshot", "collage-2x2"], "screenshots and collages"),
     "chain": "chain",
-    **dict.fromkeys(["sticker", "stickers-3", "held-hearts"], "stickers"),
-    **dict.fromkeys(["meme-text", "held-meme-middle"], "meme text"),
-    **dict.fromkeys(["watermark-tiled", "watermark-diagonal", "held-logo-grid"], "tiled watermarks"),
+    **dict.fromkeys(["sticker", "stickers-3", "held-hearts", "held-sticker-pair"], "stickers"),
+    **dict.fromkeys(["meme-text", "held-meme-middle", "held-subtitle"], "meme text"),
+    **dict.fromkeys(
+        ["watermark-tiled", "watermark-diagonal", "held-logo-grid", "held-agency-stamp"], "tiled watermarks"
+    ),
     **dict.fromkeys(["thumbnail-96", "thumbnail-128", "thumbnail-160", "held-thumbnail-112-webp"], "thumbnails"),
     **dict.fromkeys(["keystone", "held-keystone-sideways"], "keystone"),
     **dict.fromkeys(
