@@ -26,11 +26,11 @@ off all move one way; in a second frame the subject moved and posed again, so fi
 differing blocks find their detail a few pixels away in directions that disagree.
 
 Failure modes: a burst of a smooth subject (little detail to move) on a featureless backdrop
-differs in too few blocks to tell, and is claimed as the same picture; a solid sticker larger than
-about 9% of the picture that is not recognised as drawn (``overlays.py``) is as large as a subject
-and rejects the copy; a second subject smaller than a third of the picture's side is not told from
-an overlay by size (the agreement rule still needs 80% of the rest to agree, and the claim says
-what share differs).
+differs in too few blocks to tell, and is claimed as the same picture; a solid sticker over about
+9–12% of the picture (square to 4:3) that is not recognised as drawn (``overlays.py``) is as
+large as a subject and rejects the copy; a second subject smaller than a third of the picture's
+side is not told from an overlay by size (the agreement rule still needs 80% of the rest to agree, or 60% when that
+rest agrees to the pixel, and the claim says what share differs).
 """
 
 from __future__ import annotations
