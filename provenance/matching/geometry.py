@@ -129,8 +129,9 @@ def _plausible(h: np.ndarray, query_shape: tuple[int, int]) -> bool:
     return True
 
 
-def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
-    """Compare the query with the aligned reference block by block over the overlap.
+def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray, *, motion: bool = True) -> dict[str, Any]:
+    """Compare the query with the aligned reference block by block over the overlap (``motion``:
+    also measure how the differing blocks moved, ``regions.Motion``).
 
     The reference is first matched to the query's levels (one gain and offset over the whole
     overlap: grayscale, brightness and contrast changes). A block with detail on either side
@@ -203,8 +204,22 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray) ->
     region = regions.largest(grid, agree | overlay, differing, moved)
     if region is not None:
         out["largest_difference"], out["region"] = region.extent, region
-    out["motion"] = regions.motion(grid, differing, moved, block)
+    if motion:
+        out["motion"] = regions.motion(grid, differing, moved, block)
     return out
+
+
+def _take_results(compared: dict[str, Any]) -> tuple[int, float, regions.Region | None, regions.Motion | None]:
+    """Split ``_block_agreement``'s output into what the rules read (blocks with detail, their
+    agreement, the largest region, the motion) and what stays in it for the evidence."""
+    blocks, agreement = int(compared.pop("textured")), float(compared.pop("agreement"))
+    region: regions.Region | None = compared.pop("region")
+    motion: regions.Motion | None = compared.pop("motion")
+    if region is not None:
+        compared["difference"] = region.kind
+    if motion is not None:
+        compared["moved_blocks"] = motion.small_moves
+    return blocks, agreement, region, motion
 
 
 def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> Confirmation:
@@ -271,13 +286,7 @@ def _pixel_check(query: Features, reference: Features, h: np.ndarray, transform:
     )
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
     compared = _block_agreement(query.gray, warped, inside)
-    blocks, agreement = int(compared.pop("textured")), compared.pop("agreement")
-    region: regions.Region | None = compared.pop("region")
-    if region is not None:
-        compared["difference"] = region.kind
-    motion: regions.Motion | None = compared.pop("motion")
-    if motion is not None:
-        compared["moved_blocks"] = motion.small_moves
+    blocks, agreement, region, motion = _take_results(compared)
     result = Confirmation(False, blocks=blocks, agreement=agreement, transform=transform, extra=compared)
     if compared["overlay_share"] > MAX_OVERLAY_SHARE:
         result.reason = f"aligned, but {compared['overlay_share']:.0%} of the overlap is hidden under overlays"

@@ -74,8 +74,13 @@ class Region:
     shift: float = 0.0
 
     @property
+    def limit(self) -> float:
+        """The extent from which a region of this kind rejects."""
+        return MAX_DIFFERENT_REGION if self.kind == "moved" else MAX_FILLED_REGION
+
+    @property
     def rejects(self) -> bool:
-        return self.extent >= (MAX_DIFFERENT_REGION if self.kind == "moved" else MAX_FILLED_REGION)
+        return self.extent >= self.limit
 
     def explain(self) -> str:
         """Why this region rejects, in words a reader can check."""
@@ -220,11 +225,6 @@ def largest(
                 region = Region("moved", across, float(np.median(shifts)))
             else:
                 region = Region("new", _filled_side(member, wild) / max(span_h, span_w))
-        if worst is None or _closeness(region) > _closeness(worst):
+        if worst is None or region.extent / region.limit > worst.extent / worst.limit:
             worst = region
     return worst
-
-
-def _closeness(region: Region) -> float:
-    """How near a region is to its rejecting limit (1: at the limit)."""
-    return region.extent / (MAX_DIFFERENT_REGION if region.kind == "moved" else MAX_FILLED_REGION)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..features import Features
-from . import geometry, regions
+from . import geometry
 
 #: queries at most this long on their longest side are small enough to need this rule (pixels)
 SMALL_SIDE = 200
@@ -105,13 +105,10 @@ def confirm_small(query: Features, reference: Features, variant: str) -> geometr
         np.full(small_ref.shape, 255, np.uint8), warp, turned_size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
     )
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
-    compared = geometry._block_agreement(turned, aligned, inside)
+    # at this scale the optical flow (local_motion) tells a second frame, not the blocks' moves
+    compared = geometry._block_agreement(turned, aligned, inside, motion=False)
     motion = local_motion(turned, aligned, inside)
-    blocks, agreement = int(compared.pop("textured")), compared.pop("agreement")
-    region: regions.Region | None = compared.pop("region")
-    compared.pop("motion")  # at this scale the optical flow (local_motion) tells a second frame
-    if region is not None:
-        compared["difference"] = region.kind
+    blocks, agreement, region, _ = geometry._take_results(compared)
     # query work pixels → reference work pixels: turn, ECC warp, then up to the reference's work size
     up = np.diag([reference.gray.shape[1] / turned_size[0], reference.gray.shape[0] / turned_size[1], 1.0])
     h = up @ np.vstack([warp.astype(np.float64), [0, 0, 1]]) @ turn
