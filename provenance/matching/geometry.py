@@ -145,7 +145,7 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray, *,
     rows, cols = q.shape[0] // block, q.shape[1] // block
     out: dict[str, Any] = {
         "compared": 0, "textured": 0, "agreement": 0.0, "flat_agreement": 0.0, "largest_difference": 0.0,
-        "overlay_share": 0.0, "region": None, "motion": None,
+        "overlay_share": 0.0, "region": None, "motion": None, "drift": None,
     }  # fmt: skip
     if rows == 0 or cols == 0:
         return out
@@ -183,12 +183,19 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray, *,
     difference = np.abs(qb - wb).mean(axis=1)
     flat = (qs < FLAT) & (ws < FLAT)
     agree = np.where(flat, difference < FLAT_LEVEL, (correlation >= BLOCK_CORRELATION) | (difference < CLOSE_LEVEL))
-    # blocks where the query shows an overlay drawn over the reference are left out of the comparison
+    grid = inside.reshape(rows, cols)
+    cells = np.argwhere(grid)
+    measured = regions.displacements(q, w, block)
+    moved = regions.moved_test(measured)
+    # blocks where the query shows an overlay drawn over the reference are left out of the comparison;
+    # a block whose detail the reference holds a few pixels away shows the reference's own content
+    # moved (a burst frame's wall lines), never something drawn over it
     overlay = np.zeros_like(agree)
     if (~agree).any():
-        overlay = overlays.overlay_blocks(
-            blocks(query.astype(np.float32))[inside], qb, wb, inside.reshape(rows, cols), agree
-        )
+        displaced = np.zeros_like(agree)
+        for i in np.flatnonzero(~agree & ~flat):
+            displaced[i] = moved(int(cells[i, 0]), int(cells[i, 1])) is not None
+        overlay = overlays.overlay_blocks(blocks(query.astype(np.float32))[inside], qb, wb, grid, agree, displaced)
     judged = ~overlay
     textured = ~flat & judged
     out["textured"] = int(textured.sum())
@@ -199,27 +206,32 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray, *,
         out["agreeing_correlation"] = float(np.median(correlation[textured & agree]))
     if (flat & judged).any():
         out["flat_agreement"] = float(agree[flat & judged].mean())
-    grid, differing = inside.reshape(rows, cols), ~agree & ~flat & judged
-    moved = regions.moved_blocks(q, w, block)
+    differing = ~agree & ~flat & judged
     region = regions.largest(grid, agree | overlay, differing, moved)
     if region is not None:
         out["largest_difference"], out["region"] = region.extent, region
     if motion:
         out["motion"] = regions.motion(grid, differing, moved, block)
+        out["drift"] = regions.drift(cells[textured & agree], regions.displacements(q, w, block, block // 2))
     return out
 
 
-def _take_results(compared: dict[str, Any]) -> tuple[int, float, regions.Region | None, regions.Motion | None]:
+def _take_results(
+    compared: dict[str, Any],
+) -> tuple[int, float, regions.Region | None, regions.Motion | None, regions.Drift | None]:
     """Split ``_block_agreement``'s output into what the rules read (blocks with detail, their
-    agreement, the largest region, the motion) and what stays in it for the evidence."""
+    agreement, the largest region, the motion, the drift) and what stays in it for the evidence."""
     blocks, agreement = int(compared.pop("textured")), float(compared.pop("agreement"))
     region: regions.Region | None = compared.pop("region")
     motion: regions.Motion | None = compared.pop("motion")
+    drift: regions.Drift | None = compared.pop("drift")
     if region is not None:
         compared["difference"] = region.kind
     if motion is not None:
         compared["moved_blocks"] = motion.small_moves
-    return blocks, agreement, region, motion
+    if drift is not None:
+        compared["drifting_share"] = round(drift.share, 4)
+    return blocks, agreement, region, motion, drift
 
 
 def confirm(query: Features, reference: Features, *, mirrored: bool = False) -> Confirmation:
@@ -286,7 +298,7 @@ def _pixel_check(query: Features, reference: Features, h: np.ndarray, transform:
     )
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
     compared = _block_agreement(query.gray, warped, inside)
-    blocks, agreement, region, motion = _take_results(compared)
+    blocks, agreement, region, motion, drift = _take_results(compared)
     result = Confirmation(False, blocks=blocks, agreement=agreement, transform=transform, extra=compared)
     if compared["overlay_share"] > MAX_OVERLAY_SHARE:
         result.reason = f"aligned, but {compared['overlay_share']:.0%} of the overlap is hidden under overlays"
@@ -296,6 +308,8 @@ def _pixel_check(query: Features, reference: Features, h: np.ndarray, transform:
         result.reason = f"aligned, but {region.explain()}"
     elif motion is not None and motion.another_frame:
         result.reason = f"aligned, but {motion.explain()}"
+    elif drift is not None and drift.another_frame:
+        result.reason = f"aligned, but {drift.explain()}"
     elif agreement < MIN_AGREEMENT and not (
         agreement >= MIN_AGREEMENT_EXACT and compared.get("agreeing_correlation", 0.0) >= EXACT
     ):

@@ -106,18 +106,26 @@ def _palette(levels: np.ndarray) -> float:
 
 
 def overlay_blocks(
-    raw: np.ndarray, query: np.ndarray, reference: np.ndarray, inside: np.ndarray, agree: np.ndarray
+    raw: np.ndarray,
+    query: np.ndarray,
+    reference: np.ndarray,
+    inside: np.ndarray,
+    agree: np.ndarray,
+    displaced: np.ndarray | None = None,
 ) -> np.ndarray:
     """Which compared blocks lie in a region drawn over the reference.
 
     ``raw``, ``query`` and ``reference`` hold one row of pixels per compared block (the query
     unblurred, then both as compared); ``inside`` is the grid of compared blocks and ``agree``
-    says, per compared block, whether it agreed."""
+    says, per compared block, whether it agreed. Blocks ``displaced`` (their detail found in the
+    reference a few pixels away: ``regions.moved_blocks``) show the reference's own content and
+    never look drawn, however flat or stroked they are."""
     side = int(round(np.sqrt(raw.shape[1])))
     kinds: list[str | None] = [None] * len(agree)
     flats: list[np.ndarray] = [np.zeros(0, np.int64)] * len(agree)
     raw_u8 = np.clip(raw, 0, 255).astype(np.uint8)
-    for i in np.flatnonzero(~agree):
+    judged = ~agree if displaced is None else ~agree & ~displaced
+    for i in np.flatnonzero(judged):
         kinds[i], flats[i] = _drawn(raw_u8[i], query[i], reference[i], side)
     overlay = np.zeros(len(agree), bool)
     if not any(kinds):

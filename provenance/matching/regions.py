@@ -25,8 +25,14 @@ moved (``Motion``): in a copy, the few blocks that differ because the mapping fi
 off all move one way; in a second frame the subject moved and posed again, so five or more
 differing blocks find their detail a few pixels away in directions that disagree.
 
+A frame of a smooth subject on a featureless backdrop leaves neither: the mapping fits the subject,
+and its blur keeps every block agreeing. What is left is how the agreeing blocks' detail drifts
+(``Drift``): where a copy's sits where the mapping puts it (or all of it off by one correction of
+the mapping), a subject that swayed holds its detail a few pixels away in a pattern no single
+mapping explains.
+
 Failure modes: a burst of a smooth subject (little detail to move) on a featureless backdrop
-differs in too few blocks to tell, and is claimed as the same picture; a solid sticker over about
+that swayed too little for half its agreeing blocks to drift is claimed as the same picture; a solid sticker over about
 9–12% of the picture (square to 4:3) that is not recognised as drawn (``overlays.py``) is as
 large as a subject and rejects the copy; a second subject smaller than a third of the picture's
 side is not told from an overlay by size (the agreement rule still needs 80% of the rest to agree, or 60% when that
@@ -60,6 +66,14 @@ MOVED_SHARE = 0.5
 #: (mean move over mean length), mark another frame: copies' misfits move one way (0.99)
 MIN_MOVES = 5
 MAX_COHERENCE = 0.95
+#: the agreeing blocks drift when at least MAX_DRIFTING of them (of MIN_DRIFT_BLOCKS or more) hold their
+#: detail DRIFT_SHIFT px or more from where an affine correction of the mapping puts it, a move
+#: counted when it correlates DRIFT_GAIN better than in place (copies: at most 19%, docs/matching.md)
+MAX_DRIFTING = 0.5
+MIN_DRIFT_BLOCKS = 12
+DRIFT_SHIFT = 2
+DRIFT_GAIN = 0.05
+DRIFT_SAMPLE = 96
 
 
 @dataclass
@@ -120,34 +134,61 @@ def _filled_side(region: np.ndarray, wild: np.ndarray) -> int:
     return 0
 
 
-def moved_blocks(query: np.ndarray, reference: np.ndarray, block: int) -> Callable[[int, int], tuple[int, int] | None]:
-    """A test of one block (row, column): how far (dx, dy, work pixels) its query detail moved against
-    ``reference`` (both work images, aligned), or None when it did not move or has no detail to tell.
-    Each block is tested once, however often it is asked about."""
-    seen: dict[tuple[int, int], tuple[int, int] | None] = {}
+#: one block's measurement: where its query detail correlates best within one block (dx, dy, work
+#: pixels), that correlation, and the correlation in place
+Measurement = tuple[int, int, float, float]
 
-    def measure(row: int, col: int) -> tuple[int, int] | None:
+
+def displacements(
+    query: np.ndarray, reference: np.ndarray, block: int, reach: int | None = None
+) -> Callable[[int, int], Measurement | None]:
+    """A measurement of one block (row, column) of ``query`` against ``reference`` (both work images,
+    aligned): where within ``reach`` pixels (one block unless said) its detail correlates best, or
+    None when the block has no detail to tell. Each block is measured once, however often it is
+    asked about."""
+    seen: dict[tuple[int, int], Measurement | None] = {}
+    reach = block if reach is None else reach
+
+    def measure(row: int, col: int) -> Measurement | None:
         y, x = row * block, col * block
         template = query[y : y + block, x : x + block]
         here = reference[y : y + block, x : x + block]
         if template.std() < 4:
             return None
-        y0, x0 = max(0, y - block), max(0, x - block)
-        window = reference[y0 : y + 2 * block, x0 : x + 2 * block]
+        y0, x0 = max(0, y - reach), max(0, x - reach)
+        window = reference[y0 : y + block + reach, x0 : x + block + reach]
         scores = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
         _, best, _, (bx, by) = cv2.minMaxLoc(scores)
         in_place = cv2.matchTemplate(here, template, cv2.TM_CCOEFF_NORMED)[0, 0] if here.std() > 0 else 0.0
-        dx, dy = bx + x0 - x, by + y0 - y
-        if best >= MOVED_CORRELATION and best - in_place >= MOVED_GAIN and max(abs(dx), abs(dy)) >= MIN_SHIFT:
-            return dx, dy
-        return None
+        return bx + x0 - x, by + y0 - y, float(best), float(in_place)
 
-    def test(row: int, col: int) -> tuple[int, int] | None:
+    def get(row: int, col: int) -> Measurement | None:
         if (row, col) not in seen:
             seen[(row, col)] = measure(row, col)
         return seen[(row, col)]
 
+    return get
+
+
+def moved_test(measured: Callable[[int, int], Measurement | None]) -> Callable[[int, int], tuple[int, int] | None]:
+    """A test of one block (row, column) from ``displacements``: how far (dx, dy) its detail moved,
+    or None when it did not move (``MOVED_CORRELATION``, ``MOVED_GAIN``, ``MIN_SHIFT``)."""
+
+    def test(row: int, col: int) -> tuple[int, int] | None:
+        m = measured(row, col)
+        if m is None:
+            return None
+        dx, dy, best, in_place = m
+        if best >= MOVED_CORRELATION and best - in_place >= MOVED_GAIN and max(abs(dx), abs(dy)) >= MIN_SHIFT:
+            return dx, dy
+        return None
+
     return test
+
+
+def moved_blocks(query: np.ndarray, reference: np.ndarray, block: int) -> Callable[[int, int], tuple[int, int] | None]:
+    """How far (dx, dy, work pixels) one block's query detail moved against ``reference``, or None."""
+    return moved_test(displacements(query, reference, block))
 
 
 @dataclass
@@ -188,6 +229,56 @@ def motion(
     lengths = np.hypot(vectors[:, 0], vectors[:, 1])
     coherence = float(np.hypot(*vectors.mean(axis=0)) / lengths.mean())
     return Motion(len(cells), len(moves), coherence, float(np.median(lengths)))
+
+
+@dataclass
+class Drift:
+    """Where the detail of the blocks that agree lies: in a copy, where the mapping puts it (or all
+    of it off by one correction of the mapping); in another frame of a smooth subject that moved and
+    changed pose, a few pixels away in a pattern no single mapping explains. Such blocks still
+    correlate well in place (a blurred subject, a featureless wall), so the other rules pass them."""
+
+    #: agreeing blocks with detail that were measured
+    blocks: int
+    #: share of them whose detail lies DRIFT_SHIFT or more from where the best affine correction of
+    #: the mapping puts it
+    share: float
+
+    @property
+    def another_frame(self) -> bool:
+        return self.blocks >= MIN_DRIFT_BLOCKS and self.share >= MAX_DRIFTING
+
+    def explain(self) -> str:
+        return (
+            f"in {self.share:.0%} of the blocks that agree the detail lies {DRIFT_SHIFT} px or more from where "
+            "the mapping puts it, in a pattern no single mapping explains: another frame of the same scene "
+            "(the subject moved or changed pose)"
+        )
+
+
+def drift(cells: np.ndarray, measured: Callable[[int, int], Measurement | None]) -> Drift | None:
+    """The drift of the agreeing blocks with detail at grid ``cells`` (rows of (row, column)), from
+    at most ``DRIFT_SAMPLE`` of them spread evenly (the share is what is judged; measuring every
+    block doubled the cost of a confirmation).
+
+    A block's detail has moved when its best place (``displacements``, within half a block: a sway
+    is a few pixels) correlates ``DRIFT_GAIN`` better than in place; otherwise it is where the
+    mapping puts it. An affine correction of those moves (block position to move, least squares,
+    refitted once on the 80% it fits best) takes out what a slightly wrong mapping would leave;
+    what is left is the drift."""
+    if len(cells) > DRIFT_SAMPLE:
+        cells = cells[np.linspace(0, len(cells) - 1, DRIFT_SAMPLE).round().astype(int)]
+    found = [(int(r), int(c), m) for r, c in cells if (m := measured(int(r), int(c))) is not None]
+    if len(found) < MIN_DRIFT_BLOCKS:
+        return None
+    at = np.array([(c, r, 1.0) for r, c, _ in found], float)
+    moves = np.array([(m[0], m[1]) if m[2] - m[3] >= DRIFT_GAIN else (0, 0) for _, _, m in found], float)
+    fits = np.ones(len(at), bool)
+    for _ in range(2):
+        correction, *_ = np.linalg.lstsq(at[fits], moves[fits], rcond=None)
+        left = np.hypot(*(moves - at @ correction).T)
+        fits = left <= max(float(np.percentile(left, 80)), 1e-9)
+    return Drift(len(found), float((left >= DRIFT_SHIFT).mean()))
 
 
 def largest(

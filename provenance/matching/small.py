@@ -108,7 +108,7 @@ def confirm_small(query: Features, reference: Features, variant: str) -> geometr
     # at this scale the optical flow (local_motion) tells a second frame, not the blocks' moves
     compared = geometry._block_agreement(turned, aligned, inside, motion=False)
     motion = local_motion(turned, aligned, inside)
-    blocks, agreement, region, _ = geometry._take_results(compared)
+    blocks, agreement, region, _, _ = geometry._take_results(compared)
     # query work pixels → reference work pixels: turn, ECC warp, then up to the reference's work size
     up = np.diag([reference.gray.shape[1] / turned_size[0], reference.gray.shape[0] / turned_size[1], 1.0])
     h = up @ np.vstack([warp.astype(np.float64), [0, 0, 1]]) @ turn
