@@ -131,7 +131,8 @@ def _plausible(h: np.ndarray, query_shape: tuple[int, int]) -> bool:
 
 def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray, *, motion: bool = True) -> dict[str, Any]:
     """Compare the query with the aligned reference block by block over the overlap (``motion``:
-    also measure how the differing blocks moved, ``regions.Motion``).
+    also measure how the differing blocks moved, ``regions.Motion``, and give a way to measure how
+    the agreeing ones drift, ``regions.Drift``).
 
     The reference is first matched to the query's levels (one gain and offset over the whole
     overlap: grayscale, brightness and contrast changes). A block with detail on either side
@@ -185,8 +186,7 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray, *,
     agree = np.where(flat, difference < FLAT_LEVEL, (correlation >= BLOCK_CORRELATION) | (difference < CLOSE_LEVEL))
     grid = inside.reshape(rows, cols)
     cells = np.argwhere(grid)
-    measured = regions.displacements(q, w, block)
-    moved = regions.moved_test(measured)
+    moved = regions.moved_blocks(q, w, block)
     # blocks where the query shows an overlay drawn over the reference are left out of the comparison;
     # a block whose detail the reference holds a few pixels away shows the reference's own content
     # moved (a burst frame's wall lines), never something drawn over it
@@ -212,25 +212,26 @@ def _block_agreement(query: np.ndarray, warped: np.ndarray, mask: np.ndarray, *,
         out["largest_difference"], out["region"] = region.extent, region
     if motion:
         out["motion"] = regions.motion(grid, differing, moved, block)
-        out["drift"] = regions.drift(cells[textured & agree], regions.displacements(q, w, block, block // 2))
+        # measured only if the rules before it pass (``_pixel_check``): most rejected candidates never need it
+        agreeing = cells[textured & agree]
+        out["drift"] = lambda: regions.drift(agreeing, regions.displacements(q, w, block, block // 2))
     return out
 
 
 def _take_results(
     compared: dict[str, Any],
-) -> tuple[int, float, regions.Region | None, regions.Motion | None, regions.Drift | None]:
+) -> tuple[int, float, regions.Region | None, regions.Motion | None, Callable[[], regions.Drift | None]]:
     """Split ``_block_agreement``'s output into what the rules read (blocks with detail, their
-    agreement, the largest region, the motion, the drift) and what stays in it for the evidence."""
+    agreement, the largest region, the motion, how to measure the drift) and what stays in it for
+    the evidence."""
     blocks, agreement = int(compared.pop("textured")), float(compared.pop("agreement"))
     region: regions.Region | None = compared.pop("region")
     motion: regions.Motion | None = compared.pop("motion")
-    drift: regions.Drift | None = compared.pop("drift")
+    drift: Callable[[], regions.Drift | None] = compared.pop("drift") or (lambda: None)
     if region is not None:
         compared["difference"] = region.kind
     if motion is not None:
         compared["moved_blocks"] = motion.small_moves
-    if drift is not None:
-        compared["drifting_share"] = round(drift.share, 4)
     return blocks, agreement, region, motion, drift
 
 
@@ -298,7 +299,7 @@ def _pixel_check(query: Features, reference: Features, h: np.ndarray, transform:
     )
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
     compared = _block_agreement(query.gray, warped, inside)
-    blocks, agreement, region, motion, drift = _take_results(compared)
+    blocks, agreement, region, motion, measure_drift = _take_results(compared)
     result = Confirmation(False, blocks=blocks, agreement=agreement, transform=transform, extra=compared)
     if compared["overlay_share"] > MAX_OVERLAY_SHARE:
         result.reason = f"aligned, but {compared['overlay_share']:.0%} of the overlap is hidden under overlays"
@@ -308,7 +309,7 @@ def _pixel_check(query: Features, reference: Features, h: np.ndarray, transform:
         result.reason = f"aligned, but {region.explain()}"
     elif motion is not None and motion.another_frame:
         result.reason = f"aligned, but {motion.explain()}"
-    elif drift is not None and drift.another_frame:
+    elif (drift := _drift_of(measure_drift, compared)) is not None and drift.another_frame:
         result.reason = f"aligned, but {drift.explain()}"
     elif agreement < MIN_AGREEMENT and not (
         agreement >= MIN_AGREEMENT_EXACT and compared.get("agreeing_correlation", 0.0) >= EXACT
@@ -319,6 +320,14 @@ def _pixel_check(query: Features, reference: Features, h: np.ndarray, transform:
     else:
         result.confirmed = True
     return result
+
+
+def _drift_of(measure: Callable[[], regions.Drift | None], compared: dict[str, Any]) -> regions.Drift | None:
+    """The agreeing blocks' drift, measured now, its share kept in ``compared`` for the evidence."""
+    drift = measure()
+    if drift is not None:
+        compared["drifting_share"] = round(drift.share, 4)
+    return drift
 
 
 def _transform(h_work: np.ndarray, query: Features, reference: Features, mirrored: bool) -> Transform:

@@ -170,9 +170,11 @@ def displacements(
     return get
 
 
-def moved_test(measured: Callable[[int, int], Measurement | None]) -> Callable[[int, int], tuple[int, int] | None]:
-    """A test of one block (row, column) from ``displacements``: how far (dx, dy) its detail moved,
-    or None when it did not move (``MOVED_CORRELATION``, ``MOVED_GAIN``, ``MIN_SHIFT``)."""
+def moved_blocks(query: np.ndarray, reference: np.ndarray, block: int) -> Callable[[int, int], tuple[int, int] | None]:
+    """A test of one block (row, column): how far (dx, dy, work pixels) its query detail moved against
+    ``reference`` (``displacements`` within one block), or None when it did not move
+    (``MOVED_CORRELATION``, ``MOVED_GAIN``, ``MIN_SHIFT``) or has no detail to tell."""
+    measured = displacements(query, reference, block)
 
     def test(row: int, col: int) -> tuple[int, int] | None:
         m = measured(row, col)
@@ -184,11 +186,6 @@ def moved_test(measured: Callable[[int, int], Measurement | None]) -> Callable[[
         return None
 
     return test
-
-
-def moved_blocks(query: np.ndarray, reference: np.ndarray, block: int) -> Callable[[int, int], tuple[int, int] | None]:
-    """How far (dx, dy, work pixels) one block's query detail moved against ``reference``, or None."""
-    return moved_test(displacements(query, reference, block))
 
 
 @dataclass
