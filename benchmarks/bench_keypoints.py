@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from provenance.features import Features, extract, features_of, work_image
-from provenance.keypoints import PER_REFERENCE, KeypointSearch
+from provenance.keypoints import PER_REFERENCE, KeypointSearch, Lists
 from provenance.testing.images import generated_scene
 from provenance.testing.transforms import TRANSFORMS, collage
 
@@ -141,6 +141,12 @@ def main() -> None:
         help="also run each inverted file with only this many of a query's strongest descriptors (same build)",
     )
     parser.add_argument("--cache", type=Path, help="keep the generated distractors' descriptors here")
+    parser.add_argument(
+        "--stored-lists",
+        action="store_true",
+        help="also time the inverted file filled from stored lists (as a match worker does from an index "
+        "that `provenance index` gave them) against its ordinary build, and check they give the same candidates",
+    )
     args = parser.parse_args()
     if not CORPUS.is_dir():
         sys.exit(f"needs the corpus at {CORPUS}")
@@ -155,6 +161,7 @@ def main() -> None:
         f"{'references':>10} {'structure':<22} {'build s':>8} {'KB/ref':>7} {'search ms':>10} {'ratio':>7} "
         f"{'true in top 5':>14} {'same top 1':>11}"
     )
+    stored_rows: list[tuple[int, str, float, float, float, bool]] = []
     for size in args.sizes:
         blocks = np.concatenate([real, pool[: size - len(real)]])
         refs = [(f"{n:064x}", [], blocks[n]) for n in range(size)]
@@ -166,6 +173,8 @@ def main() -> None:
             search = KeypointSearch.build_from_descriptors(refs, structure=structure)
             search.prepare()
             build = time.perf_counter() - started
+            if args.stored_lists and structure.startswith("ivf2"):
+                stored_rows.append((size, structure, build, *stored_lists(refs, structure, search, queries)))
             limits = [search.query_limit] + ([n for n in args.query_limits] if structure != "flat" else [])
             for limit in limits:
                 search.query_limit = limit
@@ -190,6 +199,49 @@ def main() -> None:
                 f"{found / len(queries):>14.0%} {same:>11}"
             )
         sys.stdout.flush()
+    if stored_rows:
+        print("\nthe inverted file from stored lists (what `provenance index` stores, what a match worker loads)")
+        print(
+            f"{'references':>10} {'structure':<16} {'ordinary build s':>17} {'index: draw+assign s':>21} "
+            f"{'worker: fill s':>15} {'fill/build':>11} {'same candidates':>16}"
+        )
+        for size, structure, build, index_time, fill, same in stored_rows:
+            print(
+                f"{size:>10} {structure:<16} {build:>17.1f} {index_time:>21.1f} {fill:>15.2f} "
+                f"{fill / build:>11.3f} {'yes' if same else 'NO':>16}"
+            )
+
+
+def stored_lists(
+    refs: list[tuple[str, list[str], np.ndarray]],
+    structure: str,
+    ordinary: KeypointSearch,
+    queries: list[tuple[int, Features, Features]],
+) -> tuple[float, float, bool]:
+    """The index-time work (draw the centres, assign every descriptor: ``keypoints.store_lists``),
+    the worker's fill from it, and whether the filled structure gives the ordinary one's candidates."""
+    params = structure.split(":")
+    nlist = int(params[1]) if len(params) > 1 and params[1] else None
+    started = time.perf_counter()
+    stacked = np.concatenate([d[:PER_REFERENCE] for _, _, d in refs])
+    lists = Lists.draw(stacked, nlist)
+    numbers = lists.assign(stacked).astype(np.uint16)
+    index_time = time.perf_counter() - started
+    assignments, at = {}, 0
+    for sha, _, descriptors in refs:
+        count = len(descriptors[:PER_REFERENCE])
+        assignments[sha] = numbers[at : at + count].tobytes()
+        at += count
+    started = time.perf_counter()
+    filled = KeypointSearch.build_from_descriptors(refs, structure=structure, lists=lists, assignments=assignments)
+    filled.prepare()
+    fill = time.perf_counter() - started
+    assert filled.assigned_here == 0
+    same = all(
+        filled.candidates(features, mirrored=mirrored) == ordinary.candidates(features, mirrored=mirrored)
+        for _, features, mirrored in queries
+    )
+    return index_time, fill, same
 
 
 if __name__ == "__main__":

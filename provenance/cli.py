@@ -637,19 +637,32 @@ def index_command(
         if paths:
             walk: dict[str, Any] = {"follow_symlinks": follow_symlinks, "include_hidden": include_hidden}
             click.get_current_context().meta["provenance.interrupted"] = "; what was committed is kept, rerun to finish"
+            lists_bar: list[Any] = []  # made when the inverted file's lists are brought up to date (large sets)
+
+            def lists_progress(done: int, total: int) -> None:
+                if not lists_bar:
+                    lists_bar.append(_progress(total, quiet, unit="image"))
+                    lists_bar[0].set_description("search lists")
+                lists_bar[0].update(done)
+
             with _cluster(scheduler, jobs) as client, _progress(_count_files(paths, quiet, **walk), quiet) as bar:
-                summary = index.add(
-                    paths,
-                    jobs=jobs,
-                    retry_errors=retry_errors,
-                    timeout=timeout,
-                    batch_size=batch_size,
-                    progress=lambda _path, _status: bar.update(1),
-                    debug=debug,
-                    keys=not no_features,
-                    scheduler=client,
-                    **walk,
-                )
+                try:
+                    summary = index.add(
+                        paths,
+                        jobs=jobs,
+                        retry_errors=retry_errors,
+                        timeout=timeout,
+                        batch_size=batch_size,
+                        progress=lambda _path, _status: bar.update(1),
+                        debug=debug,
+                        keys=not no_features,
+                        scheduler=client,
+                        lists_progress=lists_progress,
+                        **walk,
+                    )
+                finally:
+                    for made in lists_bar:
+                        made.close()
         if prune:
             pruned = index.prune()
             if not quiet:
@@ -663,7 +676,8 @@ def index_command(
         click.echo(
             f"provenance: {summary.seen} files: {summary.added} added, {summary.updated} updated, "
             f"{summary.unchanged} unchanged, {summary.failed} failed"
-            + (f"; keypoint features of {summary.keys_added} images stored" if summary.keys_added else ""),
+            + (f"; keypoint features of {summary.keys_added} images stored" if summary.keys_added else "")
+            + (f"; search lists of {summary.lists_added} images stored" if summary.lists_added else ""),
             err=True,
         )
         for path, kind, message in summary.errors[:20]:

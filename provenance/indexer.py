@@ -40,13 +40,15 @@ class AddSummary:
     failed: int = 0
     #: image contents whose keypoint search keys were made and stored in this run
     keys_added: int = 0
+    #: image contents whose keys were given their inverted-file list numbers in this run
+    lists_added: int = 0
     #: (path, error type, message) of the files and folders that could not be fingerprinted in this run
     errors: list[tuple[str, str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "seen": self.seen, "unchanged": self.unchanged, "added": self.added, "updated": self.updated,
-            "failed": self.failed, "keys_added": self.keys_added,
+            "failed": self.failed, "keys_added": self.keys_added, "lists_added": self.lists_added,
             "errors": [{"path": p, "type": t, "message": m} for p, t, m in self.errors],
         }  # fmt: skip
 
@@ -124,13 +126,17 @@ def add(
     debug: bool = False,
     keys: bool = True,
     scheduler: Scheduler | None = None,
+    lists_progress: Callable[[int, int], None] | None = None,
 ) -> AddSummary:
     """Fingerprint new and changed files under ``paths`` and store them; unchanged files are skipped.
 
     With ``keys`` (the default), each image's keypoint search keys are made by the same worker from
     the same read of the file and stored beside its record, so no query has to read references;
     an unchanged image whose content has no keys yet (an index made before keys, or with
-    ``keys=False``) is read once more to make them. With a ``scheduler`` (``cluster.py``), the
+    ``keys=False``) is read once more to make them. Above the exhaustive search's size the keys'
+    inverted-file lists are then brought up to date (``keypoints.store_lists``: the new contents'
+    list numbers, ``lists_progress(done, total)`` after each batch), so no match worker has to
+    assign them. With a ``scheduler`` (``cluster.py``), the
     files are fingerprinted by that Dask cluster's workers and stored here, by this process.
     Files that failed before are not retried unless ``retry_errors``. Work is committed every
     ``batch_size`` files or ``batch_seconds``; an interrupted run keeps every committed batch.
@@ -234,6 +240,10 @@ def add(
         store.begin()
         store.delete_orphan_contents()
         index.commit()
+    if method:
+        from .keypoints import store_lists
+
+        summary.lists_added = store_lists(index, lists_progress)
     return summary
 
 

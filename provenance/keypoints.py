@@ -9,7 +9,8 @@ larger ones through an inverted file (docs/scale.md); it runs only when no hash 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+import hashlib
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -42,6 +43,10 @@ QUERY_DESCRIPTORS = 0  # 0: all
 #: file (IVF) whose lists are centred on descriptors drawn from the set, the centres themselves
 #: found through a small inverted file (``ivf2``; benchmarks/bench_keypoints.py chose it)
 EXHAUSTIVE_UP_TO = 100_000
+#: the stored list centres of the inverted file over descriptors of ``METHOD`` (``Lists``)
+LISTS = f"{METHOD}/ivf2"
+#: contents whose list numbers are worked out and stored per transaction by ``store_lists``
+LISTS_BATCH = 2_000
 #: fewest votes that make a candidate, and how many candidates are returned
 MIN_VOTES = 6
 
@@ -62,48 +67,71 @@ class KeypointSearch:
         descriptors: np.ndarray,
         owner_of: np.ndarray,
         structure: str = "auto",
+        lists: Lists | None = None,
+        assigned: np.ndarray | None = None,
     ) -> None:
         self._owners = owners
         self._paths = paths
-        self._descriptors = descriptors
+        self._descriptors = descriptors  # let go once the structure holds its own copy
+        self._count = len(descriptors)
         self._owner_of = owner_of
         self._structure = structure
         self._index: faiss.IndexBinary | None = None  # built on first use
         self._labels_are_owners = False
+        #: the inverted file's stored list centres, and each descriptor's list under them (-1: not known)
+        self._lists = lists
+        self._assigned = assigned
+        #: descriptors that had to be assigned to a list when the structure was built (0 with stored lists)
+        self.assigned_here = 0
         #: the strongest query descriptors (and as many of the mirror's) searched for; 0: all of them
         self.query_limit = 0
 
     def prepare(self) -> None:
         """Build the search structure now (it is built on first use otherwise)."""
-        if self._index is not None or len(self._descriptors) == 0:
+        if self._index is not None or self._count == 0:
             return
         import faiss  # loaded by the processes that search, not by every one that imports this module
 
         if self._structure == "auto":
-            self._structure = "flat" if len(self._descriptors) <= EXHAUSTIVE_UP_TO else "ivf2"
+            self._structure = "flat" if self._count <= EXHAUSTIVE_UP_TO else "ivf2"
         kind, *params = self._structure.split(":")
         if kind == "flat":
             self._index = faiss.IndexBinaryFlat(256)
             self._index.add(self._descriptors)
         elif kind == "ivf2":
-            n = len(self._descriptors)
-            nlist = int(params[0]) if params and params[0] else _lists_for(n)
-            rng = np.random.default_rng(0)
-            quantizer = _quantizer(faiss, nlist, self._descriptors, rng)
-            index: Any = faiss.IndexBinaryIVF(quantizer, 256, nlist)
+            nlist = int(params[0]) if params and params[0] else None
+            lists, assigned = self._lists, self._assigned
+            if lists is None or (nlist is not None and nlist != lists.nlist):
+                lists, assigned = Lists.draw(self._descriptors, nlist), None
+            quantizer = lists.quantizer()
+            index: Any = faiss.IndexBinaryIVF(quantizer, 256, lists.nlist)
             index.own_fields = True
             quantizer.this.disown()
-            # the lists' centres are descriptors drawn from the set itself: no training pass (k-means
-            # gave the same recall and took minutes at 10^4 references: docs/scale.md)
-            quantizer.add(np.ascontiguousarray(self._descriptors[rng.choice(n, size=min(n, nlist), replace=False)]))
-            index.is_trained = True
+            index.is_trained = True  # the centres are descriptors of the set: no training pass (docs/scale.md)
             index.nprobe = int(params[1]) if len(params) > 1 and params[1] else NPROBE
             self.query_limit = int(params[2]) if len(params) > 2 and params[2] else QUERY_DESCRIPTORS
-            index.add_with_ids(self._descriptors, self._owner_of.astype(np.int64))
+            owners = self._owner_of.astype(np.int64)
+            if assigned is None:
+                assigned = np.full(self._count, -1, np.int64)
+            known = assigned >= 0
+            self.assigned_here = int((~known).sum())
+            if self.assigned_here < len(known):
+                every = self.assigned_here == 0  # the usual case: no copy of the descriptors
+                _add_assigned(
+                    index,
+                    self._descriptors if every else self._descriptors[known],
+                    owners if every else owners[known],
+                    assigned if every else assigned[known],
+                )
+            if self.assigned_here:  # the quantizer finds their lists (the costly part at 10^5 references)
+                index.add_with_ids(np.ascontiguousarray(self._descriptors[~known]), owners[~known])
             self._index = index
             self._labels_are_owners = True
+            self._assigned = None  # held only until the lists are filled
+            self._owner_of = self._owner_of[:0]  # the lists' ids are the owners
         else:
             raise ValueError(f"unknown keypoint search structure {self._structure!r}")
+        self._descriptors = self._descriptors[:0]  # the structure holds its own copy: half the memory
 
     def describe(self) -> str:
         """The structure and its parameters, as a short label."""
@@ -122,8 +150,8 @@ class KeypointSearch:
         if self._index is None:
             return 0
         if isinstance(self._index, faiss.IndexBinaryIVF):  # codes and ids, the centres (and their own lists)
-            return int(len(self._descriptors) * (32 + 8) + self._index.nlist * (32 + 8 + 32))
-        return int(self._descriptors.nbytes + self._owner_of.nbytes)
+            return int(self._count * (32 + 8) + self._index.nlist * (32 + 8 + 32))
+        return int(self._count * (32 + 4))  # the flat index's copy, and each descriptor's owner
 
     @classmethod
     def build(cls, references: Iterable[tuple[str, list[str], Features | None]]) -> KeypointSearch:
@@ -132,12 +160,19 @@ class KeypointSearch:
 
     @classmethod
     def build_from_descriptors(
-        cls, references: Iterable[tuple[str, list[str], np.ndarray]], structure: str = "auto"
+        cls,
+        references: Iterable[tuple[str, list[str], np.ndarray]],
+        structure: str = "auto",
+        *,
+        lists: Lists | None = None,
+        assignments: Mapping[str, bytes] | None = None,
     ) -> KeypointSearch:
-        """From (sha256, paths, ORB descriptors strongest first) of each reference."""
+        """From (sha256, paths, ORB descriptors strongest first) of each reference. ``lists`` and
+        ``assignments`` (each content's list numbers under them, as ``store_lists`` stores them) let
+        the inverted file be filled without assigning descriptors to lists again."""
         owners: list[str] = []
         paths: dict[str, list[str]] = {}
-        blocks, owner_blocks = [], []
+        blocks, owner_blocks, assigned_blocks = [], [], []
         for sha256, where, descriptors in references:
             if len(descriptors) == 0:
                 continue
@@ -147,9 +182,12 @@ class KeypointSearch:
             descriptors = descriptors[:PER_REFERENCE]
             blocks.append(descriptors)
             owner_blocks.append(np.full(len(descriptors), owner, dtype=np.int32))
+            if lists is not None:
+                assigned_blocks.append(_assignment(assignments, sha256, len(descriptors), lists.nlist))
         stacked = np.concatenate(blocks) if blocks else np.zeros((0, 32), np.uint8)
         owner_of = np.concatenate(owner_blocks) if owner_blocks else np.zeros(0, np.int32)
-        return cls(owners, paths, stacked, owner_of, structure)
+        assigned = np.concatenate(assigned_blocks) if assigned_blocks else None
+        return cls(owners, paths, stacked, owner_of, structure, lists, assigned if lists is not None else None)
 
     @classmethod
     def for_index(cls, index: Index, source: FeatureSource, structure: str = "auto") -> KeypointSearch:
@@ -161,13 +199,12 @@ class KeypointSearch:
             features = source.get(sha256, paths)
             return None if features is None else reference_keys(features)
 
+        lists = Lists.stored(index) if structure in ("auto", "ivf2") else None
         return cls.build_from_descriptors(
-            (
-                (sha, where, np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32))
-                for sha, where, blob in index.content_features(METHOD, compute)
-                if blob is not None
-            ),
+            _stored_descriptors(index.content_features(METHOD, compute)),
             structure=structure,
+            lists=lists,
+            assignments=index.store.features(lists.method) if lists is not None else None,
         )
 
     def __len__(self) -> int:
@@ -181,7 +218,7 @@ class KeypointSearch:
         (distance inf for a neighbour not found)."""
         self.prepare()
         assert self._index is not None
-        k = min(NEIGHBOURS, len(self._descriptors))
+        k = min(NEIGHBOURS, self._count)
         distances, labels = self._index.search(np.ascontiguousarray(descriptors, dtype=np.uint8), k)
         distances = distances.astype(np.float32)
         missing = labels < 0
@@ -195,7 +232,7 @@ class KeypointSearch:
         return distances, owners.astype(np.int64)
 
     def _votes(self, descriptors: np.ndarray) -> np.ndarray:
-        if len(descriptors) == 0 or len(self._descriptors) == 0:
+        if len(descriptors) == 0 or self._count == 0:
             return np.zeros(len(self._owners), dtype=np.int64)
         self.prepare()
         if self.query_limit:
@@ -251,18 +288,165 @@ def fingerprint_with_keys(path: str, options: FingerprintOptions) -> tuple[Finge
         return record, b""
 
 
-def _quantizer(faiss: Any, nlist: int, descriptors: np.ndarray, rng: np.random.Generator) -> Any:
-    """What finds a descriptor's nearest list centres: a small inverted file over the centres
-    themselves, so a query descriptor is compared with a few hundred centres, not all of them."""
-    coarse = max(16, int(np.sqrt(nlist)))
-    top: Any = faiss.IndexBinaryFlat(256)
-    top.add(np.ascontiguousarray(descriptors[rng.choice(len(descriptors), size=coarse, replace=False)]))
-    quantizer = faiss.IndexBinaryIVF(top, 256, coarse)
-    quantizer.own_fields = True
-    top.this.disown()
-    quantizer.is_trained = True
-    quantizer.nprobe = 4
-    return quantizer
+class Lists:
+    """The inverted file's list centres: descriptors drawn from the reference set itself, and the
+    few coarse centres through which a descriptor finds its nearest list centres.
+
+    ``provenance index`` draws them once and stores them with each content's list numbers
+    (``store_lists``), so a match worker fills the inverted file from the index instead of
+    assigning every stored descriptor to its list again (minutes at 10^5 references).
+    """
+
+    def __init__(self, centres: np.ndarray, coarse: np.ndarray) -> None:
+        self.centres = np.ascontiguousarray(centres, dtype=np.uint8)
+        self.coarse = np.ascontiguousarray(coarse, dtype=np.uint8)
+        self._assigner: Any = None
+
+    @property
+    def nlist(self) -> int:
+        return len(self.centres)
+
+    @property
+    def method(self) -> str:
+        """The feature method under which each content's list numbers are stored: named by the
+        centres' digest, so numbers made under other centres are never read as these."""
+        digest = hashlib.sha256(self.coarse.tobytes() + self.centres.tobytes()).hexdigest()[:16]
+        return f"{LISTS}-{digest}"
+
+    @classmethod
+    def draw(cls, descriptors: np.ndarray, nlist: int | None = None) -> Lists:
+        """Centres drawn from ``descriptors`` (seeded, so a set gives the same centres every time):
+        ``nlist`` of them (default: a power of two near 4 sqrt(n)), and about sqrt(nlist) coarse ones."""
+        n = len(descriptors)
+        nlist = min(n, nlist or _lists_for(n))
+        rng = np.random.default_rng(0)
+        coarse = descriptors[rng.choice(n, size=min(n, max(16, int(np.sqrt(nlist)))), replace=False)]
+        centres = descriptors[rng.choice(n, size=nlist, replace=False)]
+        return cls(centres, coarse)
+
+    @classmethod
+    def stored(cls, index: Index) -> Lists | None:
+        """The centres ``provenance index`` stored in ``index``, if any."""
+        found = index.store.structure(LISTS)
+        if found is None:
+            return None
+        params, data = found
+        coarse = int(params["coarse"])
+        table = np.frombuffer(data, dtype=np.uint8).reshape(-1, 32)
+        if len(table) != coarse + int(params["nlist"]) or coarse < 1:
+            return None  # damaged: the structure is drawn again in memory
+        return cls(table[coarse:], table[:coarse])
+
+    def to_stored(self) -> tuple[dict[str, Any], bytes]:
+        return {"nlist": self.nlist, "coarse": len(self.coarse)}, self.coarse.tobytes() + self.centres.tobytes()
+
+    def quantizer(self) -> Any:
+        """What finds a descriptor's nearest list centres: a small inverted file over the centres
+        themselves, so a query descriptor is compared with a few hundred centres, not all of them.
+        Its ids are the centres' positions, that is, the list numbers. The caller owns it (an inverted
+        file given it with ``own_fields`` takes it over: ``quantizer.this.disown()``)."""
+        import faiss
+
+        top: Any = faiss.IndexBinaryFlat(256)
+        top.add(self.coarse)
+        quantizer: Any = faiss.IndexBinaryIVF(top, 256, len(self.coarse))
+        quantizer.own_fields = True
+        top.this.disown()
+        quantizer.is_trained = True
+        quantizer.nprobe = 4
+        quantizer.add(self.centres)
+        return quantizer
+
+    def assign(self, descriptors: np.ndarray) -> np.ndarray:
+        """Each descriptor's list number (as the inverted file's own ``add`` would work it out)."""
+        if self._assigner is None:
+            self._assigner = self.quantizer()
+        if len(descriptors) == 0:
+            return np.zeros(0, np.int64)
+        _, lists = self._assigner.search(np.ascontiguousarray(descriptors, dtype=np.uint8), 1)
+        return lists[:, 0].astype(np.int64)
+
+
+def store_lists(index: Index, progress: Callable[[int, int], None] | None = None) -> int:
+    """Draw and store the inverted file's list centres when the index holds more descriptors than
+    the exhaustive search takes, and store each content's list numbers; returns how many contents
+    got theirs. Incremental: contents already assigned under the stored centres are left alone;
+    the centres are drawn again (and every content assigned again) only when the set has grown or
+    shrunk past the list count it was drawn for. Committed in batches, so an interrupted run keeps
+    its work. ``progress(done, total)`` is called with the contents assigned in each batch and
+    the contents to assign in this call."""
+    store = index.store
+    stored: dict[str, np.ndarray] = {
+        sha: d for sha, _, d in _stored_descriptors((sha, [], blob) for sha, blob in store.features(METHOD).items())
+    }
+    total = sum(len(d[:PER_REFERENCE]) for d in stored.values())
+    if total <= EXHAUSTIVE_UP_TO:
+        return 0
+    lists = Lists.stored(index)
+    if lists is None or lists.nlist != _lists_for(total):
+        order = [sha for sha, _ in index.image_contents() if sha in stored]  # the order a matcher stacks them in
+        lists = Lists.draw(np.concatenate([stored[sha][:PER_REFERENCE] for sha in order]))
+        store.begin()
+        for old in store.feature_methods(LISTS):
+            store.delete_features(old)
+        params, data = lists.to_stored()
+        store.put_structure(LISTS, params, data)
+        index.commit()
+    done = store.features(lists.method)
+    todo = [sha for sha in stored if sha not in done]
+    count = 0
+    for start in range(0, len(todo), LISTS_BATCH):
+        batch = todo[start : start + LISTS_BATCH]
+        blocks = [stored[sha][:PER_REFERENCE] for sha in batch]
+        numbers = lists.assign(np.concatenate(blocks)).astype(np.uint16)  # nlist <= 2^16
+        rows, at = [], 0
+        for sha, block in zip(batch, blocks):
+            rows.append((sha, numbers[at : at + len(block)].tobytes()))
+            at += len(block)
+        store.begin()
+        store.put_features(lists.method, rows)
+        index.commit()
+        count += len(batch)
+        if progress:
+            progress(len(batch), len(todo))
+    return count
+
+
+def _stored_descriptors(
+    rows: Iterable[tuple[str, list[str], bytes | None]],
+) -> Iterator[tuple[str, list[str], np.ndarray]]:
+    for sha, where, blob in rows:
+        if blob is not None:
+            yield sha, where, np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32)
+
+
+def _assignment(assignments: Mapping[str, bytes] | None, sha256: str, count: int, nlist: int) -> np.ndarray:
+    """A content's stored list numbers, or -1s where none (or none that fit) are stored."""
+    blob = assignments.get(sha256) if assignments else None
+    if blob is not None and len(blob) == 2 * count:
+        numbers = np.frombuffer(blob, dtype=np.uint16).astype(np.int64)
+        if numbers.size == 0 or numbers.max() < nlist:
+            return numbers
+    return np.full(count, -1, np.int64)
+
+
+def _add_assigned(index: Any, descriptors: np.ndarray, ids: np.ndarray, lists: np.ndarray) -> None:
+    """Fill the inverted lists with descriptors whose list is known, in their order within each list
+    (as ``add_with_ids`` would), without asking the quantizer."""
+    import faiss
+
+    if len(descriptors) == 0:
+        return
+    order = np.argsort(lists, kind="stable")
+    counts = np.bincount(lists, minlength=index.nlist)
+    ends = np.cumsum(counts)
+    invlists = index.invlists
+    for number in np.flatnonzero(counts):
+        members = order[int(ends[number] - counts[number]) : int(ends[number])]  # a list at a time: no second copy
+        codes = np.ascontiguousarray(descriptors[members])
+        owners = np.ascontiguousarray(ids[members])
+        invlists.add_entries(int(number), len(members), faiss.swig_ptr(owners), faiss.swig_ptr(codes))
+    index.ntotal += len(descriptors)
 
 
 def _lists_for(descriptors: int) -> int:

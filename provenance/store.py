@@ -28,7 +28,7 @@ from typing import Any
 from .errors import IndexCorrupt
 
 #: the schema this code reads and writes; older files are migrated forward when opened for writing
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: per-file fields of a fingerprint record, kept in ``files``; the rest describes content
 FILE_FIELDS = ("path", "mtime", "name_digest", "error")
@@ -100,6 +100,16 @@ CREATE TABLE features (
 );
 """
 
+# v4: search structures built over all the contents' features (the keypoint search's list centres)
+_SCHEMA_V4 = """
+CREATE TABLE structures (
+    name TEXT PRIMARY KEY,
+    params TEXT NOT NULL,
+    data BLOB NOT NULL,
+    computed TEXT NOT NULL
+);
+"""
+
 #: v1 and v2 kept one column per built-in hash kind in ``contents`` (the names are that old schema's)
 _V2_HASH_COLUMNS = ("phash", "dhash", "ahash", "whash", "colorhash", "pdq")
 
@@ -165,7 +175,12 @@ def _run_script(db: sqlite3.Connection, script: str) -> None:
 
 
 #: MIGRATIONS[n] takes a database from schema n-1 to n (0 is an empty file)
-MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _migrate_to_v3}
+MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
+    1: _SCHEMA_V1,
+    2: _SCHEMA_V2,
+    3: _migrate_to_v3,
+    4: _SCHEMA_V4,
+}
 
 #: the columns each schema version's tables must have (a dropped table or column is damage)
 _REQUIRED = {
@@ -175,7 +190,11 @@ _REQUIRED = {
     "files": {"id", "root_id", "path", "size", "mtime_ns", "mtime", "sha256", "name_digest", "error_type",
               "error_message"},
 }  # fmt: skip
-_REQUIRED_FROM = {"features": (2, {"sha256", "method", "data"}), "hashes": (3, {"sha256", "kind", "value"})}
+_REQUIRED_FROM = {
+    "features": (2, {"sha256", "method", "data"}),
+    "hashes": (3, {"sha256", "kind", "value"}),
+    "structures": (4, {"name", "params", "data"}),
+}
 
 
 def now_iso() -> str:
@@ -335,7 +354,8 @@ class Store:
 
     def _compatibility_views(self, version: int) -> None:
         """Read an older schema without changing it: its hash columns through a temporary ``hashes``
-        view, an empty temporary ``features`` table for schema 1 (temporary objects live in memory)."""
+        view, empty temporary ``features`` (schema 1) and ``structures`` (before 4) tables (temporary
+        objects live in memory)."""
         if version < 3:
             union = " UNION ALL ".join(
                 f"SELECT sha256, '{column}' AS kind, {column} AS value FROM main.contents WHERE {column} IS NOT NULL"
@@ -344,6 +364,8 @@ class Store:
             self.db.execute(f"CREATE TEMP VIEW hashes AS {union}")
         if version < 2:
             _run_script(self.db, _SCHEMA_V2.replace("CREATE TABLE", "CREATE TEMP TABLE"))
+        if version < 4:
+            _run_script(self.db, _SCHEMA_V4.replace("CREATE TABLE", "CREATE TEMP TABLE"))
 
     def close(self) -> None:
         self.db.close()
@@ -530,6 +552,28 @@ class Store:
         self.db.executemany(
             "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
             [(sha, method, data, now_iso()) for sha, data in rows],
+        )
+
+    def feature_methods(self, prefix: str) -> set[str]:
+        """The feature methods stored whose names start with ``prefix``."""
+        rows = self.db.execute(
+            "SELECT DISTINCT method FROM features WHERE substr(method, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return {method for (method,) in rows}
+
+    def delete_features(self, method: str) -> None:
+        """Forget every feature blob of ``method`` (in the caller's transaction)."""
+        self.db.execute("DELETE FROM features WHERE method = ?", (method,))
+
+    def structure(self, name: str) -> tuple[dict[str, Any], bytes] | None:
+        """The stored search structure ``name``: its parameters and its data."""
+        row = self.db.execute("SELECT params, data FROM structures WHERE name = ?", (name,)).fetchone()
+        return None if row is None else (json.loads(row[0]), bytes(row[1]))
+
+    def put_structure(self, name: str, params: dict[str, Any], data: bytes) -> None:
+        """Store (or replace) search structure ``name`` (in the caller's transaction)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO structures VALUES (?, ?, ?, ?)", (name, json.dumps(params), data, now_iso())
         )
 
     def iter_file_rows(self, root_id: int | None = None) -> Iterator[FileRow]:

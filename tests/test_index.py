@@ -288,8 +288,8 @@ def test_an_older_index_is_migrated_and_keeps_its_records(tmp_path, version):
     connection.close()
     assert len(old_phash) == len(images)
     with Index(db) as index:
-        assert index.store.schema_version() == SCHEMA_VERSION == 3
-        assert index.store.get_meta("schema_version") == "3"
+        assert index.store.schema_version() == SCHEMA_VERSION == 4
+        assert index.store.get_meta("schema_version") == "4"
         assert sorted(r.sha256 for r in index.records()) == sorted(
             hashlib.sha256(p.read_bytes()).hexdigest() for p in LEAK_FILES
         )

@@ -162,3 +162,169 @@ def test_the_inverted_file_finds_what_the_exhaustive_search_finds(monkeypatch):
         assert expected and expected[0][0] == f"{n:064x}"
         assert found and found[0][0] == expected[0][0]
     assert approximate.memory() < exhaustive.memory() * 1.5  # 40 bytes a descriptor against 36
+
+
+# the inverted file's lists, stored by `provenance index` -------------------------------------------
+
+
+def faiss_lists(lists, descriptors):
+    """Each descriptor's list as FAISS's own ``add`` puts it: an inverted file over the same centres,
+    filled the ordinary way with each descriptor's position as its id, then read list by list."""
+    import faiss
+
+    quantizer = lists.quantizer()
+    ivf = faiss.IndexBinaryIVF(quantizer, 256, lists.nlist)
+    ivf.is_trained = True
+    ivf.add_with_ids(descriptors, np.arange(len(descriptors), dtype=np.int64))
+    where = np.full(len(descriptors), -1)
+    for number in range(lists.nlist):
+        size = ivf.invlists.list_size(number)
+        if size:
+            ids = faiss.rev_swig_ptr(ivf.invlists.get_ids(number), size)
+            where[np.array(ids)] = number
+    return where
+
+
+def stored_lists(db, method):
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return {sha: np.frombuffer(blob, np.uint16) for sha, blob in conn.execute(
+            "SELECT sha256, data FROM features WHERE method = ?", (method,))}  # fmt: skip
+
+
+def crops():
+    for path in PHOTOS:
+        image = load(path)
+        w, h = image.size
+        crop = features_of(image.crop((w // 5, h // 5, w * 4 // 5, h * 4 // 5)))
+        yield crop, crop.mirrored()
+
+
+@pytest.fixture
+def small_exhaustive(monkeypatch):
+    """The inverted file above 1,000 stored descriptors (the fixtures hold a few thousand)."""
+    monkeypatch.setattr(keypoints, "EXHAUSTIVE_UP_TO", 1000)
+
+
+def test_index_stores_the_lists_and_a_matcher_fills_the_inverted_file_without_assigning(tmp_path, small_exhaustive):
+    from provenance import Index
+
+    db = tmp_path / "leak.db"
+    with Index(db) as index:
+        summary = index.add([str(FIXTURES / "leak")], jobs=1)
+        images = dict(index.image_contents())
+        lists = keypoints.Lists.stored(index)
+    assert lists is not None and summary.lists_added == len(images) > 0
+    features = stored_features(db)
+    numbers = stored_lists(db, lists.method)
+    assert set(numbers) == set(images)
+    for sha, blob in features.items():  # each descriptor in the list FAISS itself would put it in
+        descriptors = np.frombuffer(blob, np.uint8).reshape(-1, 32)
+        assert np.array_equal(numbers[sha], faiss_lists(lists, descriptors))
+
+    with Index(db, create=False, writable=False) as index:
+        stored = KeypointSearch.for_index(index, CountingSource())
+        stored.prepare()
+        in_memory = KeypointSearch.build_from_descriptors(
+            (sha, [], np.frombuffer(features[sha], np.uint8).reshape(-1, 32)) for sha, _ in index.image_contents()
+        )
+        in_memory.prepare()
+    assert stored.assigned_here == 0  # every descriptor went to its stored list
+    assert in_memory.assigned_here == in_memory._count
+    assert stored.describe() == in_memory.describe() and stored.describe().startswith("ivf2 ")
+    for crop, mirrored in crops():  # the same centres (drawn from the same set), the same lists: the same votes
+        assert stored.candidates(crop, mirrored=mirrored) == in_memory.candidates(crop, mirrored=mirrored) != []
+
+
+def test_the_lists_are_kept_up_to_date_incrementally(tmp_path, small_exhaustive, monkeypatch):
+    import sqlite3
+
+    from provenance import Index
+
+    db = tmp_path / "leak.db"
+    with Index(db) as index:
+        index.add([str(FIXTURES / "leak")], jobs=1)
+        first = keypoints.Lists.stored(index)
+        leak = dict(index.image_contents())
+    with Index(db) as index:
+        more = index.add([str(FIXTURES / "article")], jobs=1)
+        article = {sha for sha, _ in index.image_contents()} - set(leak)
+        second = keypoints.Lists.stored(index)
+    # the same number of lists suits the larger set: only the new contents are assigned
+    assert first is not None and second is not None and second.method == first.method
+    assert more.lists_added == len(article) == 5
+    assert set(stored_lists(db, first.method)) == set(leak) | article
+    with Index(db) as index:
+        assert index.add([str(FIXTURES / "leak"), str(FIXTURES / "article")], jobs=1).lists_added == 0
+
+    # a content without stored numbers (added while the lists were not kept) is assigned in memory
+    victim, blob = next(iter(stored_features(db).items()))
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM features WHERE method = ? AND sha256 = ?", (first.method, victim))
+    with Index(db, create=False, writable=False) as index:
+        search = KeypointSearch.for_index(index, CountingSource())
+        search.prepare()
+    assert search.assigned_here == len(blob) // 32
+
+    # a set grown past the list count the centres were drawn for: drawn again, all assigned again
+    monkeypatch.setattr(keypoints, "_lists_for", lambda n: 128)
+    with Index(db) as index:
+        redrawn = index.add([str(FIXTURES / "leak")], jobs=1)
+        third = keypoints.Lists.stored(index)
+    assert third is not None and third.nlist == 128 and third.method != first.method
+    assert redrawn.lists_added == len(leak) + len(article)
+    with sqlite3.connect(db) as conn:
+        methods = {m for (m,) in conn.execute("SELECT DISTINCT method FROM features")}
+    assert methods == {keypoints.METHOD, third.method}  # the old centres' numbers are gone
+
+
+def test_an_interrupted_lists_step_keeps_its_batches_and_the_next_run_finishes(tmp_path, small_exhaustive, monkeypatch):
+    from provenance import Index
+
+    db = tmp_path / "leak.db"
+    with Index(db) as index:
+        index.add([str(FIXTURES / "leak")], jobs=1, keys=True, lists_progress=None)
+        images = len(list(index.image_contents()))
+        lists = keypoints.Lists.stored(index)
+        index.store.begin()
+        index.store.delete_features(lists.method)
+        index.commit()
+    monkeypatch.setattr(keypoints, "LISTS_BATCH", 2)
+    real = keypoints.Lists.assign
+    calls = []
+
+    def interrupted(self, descriptors):
+        calls.append(len(descriptors))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, descriptors)
+
+    monkeypatch.setattr(keypoints.Lists, "assign", interrupted)
+    with Index(db) as index, pytest.raises(KeyboardInterrupt):
+        index.add([str(FIXTURES / "leak")], jobs=1)
+    assert len(stored_lists(db, lists.method)) == 2  # the first batch was committed
+    monkeypatch.setattr(keypoints.Lists, "assign", real)
+    with Index(db) as index:
+        assert index.add([str(FIXTURES / "leak")], jobs=1).lists_added == images - 2
+    assert len(stored_lists(db, lists.method)) == images
+
+
+def test_a_schema_3_index_is_read_without_lists_and_migrated_when_written(tmp_path, small_exhaustive):
+    import sqlite3
+
+    from provenance import Index
+
+    db = tmp_path / "leak.db"
+    with Index(db) as index:
+        index.add([str(FIXTURES / "leak")], jobs=1, keys=False)
+    with sqlite3.connect(db) as conn:  # what version 3 wrote: no structures table
+        conn.execute("DROP TABLE structures")
+        conn.execute("PRAGMA user_version = 3")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    with Index(db, create=False, writable=False) as index:
+        assert index.store.schema_version() == 3 and keypoints.Lists.stored(index) is None
+    with Index(db) as index:
+        summary = index.add([str(FIXTURES / "leak")], jobs=1)
+        assert index.store.schema_version() == 4
+        assert summary.lists_added == summary.keys_added > 0 and keypoints.Lists.stored(index) is not None
