@@ -376,40 +376,44 @@ def store_lists(index: Index, progress: Callable[[int, int], None] | None = None
     its work. ``progress(done, total)`` is called with the contents assigned in each batch and
     the contents to assign in this call."""
     store = index.store
-    stored: dict[str, np.ndarray] = {
-        sha: d for sha, _, d in _stored_descriptors((sha, [], blob) for sha, blob in store.features(METHOD).items())
-    }
-    total = sum(len(d[:PER_REFERENCE]) for d in stored.values())
+    lengths = store.feature_lengths(METHOD)  # a rerun with nothing new reads no descriptors
+    total = sum(min(length // 32, PER_REFERENCE) for length in lengths.values())
     if total <= EXHAUSTIVE_UP_TO:
         return 0
     lists = Lists.stored(index)
     if lists is None or lists.nlist != _lists_for(total):
+        stored = store.features(METHOD)
         order = [sha for sha, _ in index.image_contents() if sha in stored]  # the order a matcher stacks them in
-        lists = Lists.draw(np.concatenate([stored[sha][:PER_REFERENCE] for sha in order]))
+        lists = Lists.draw(np.concatenate([_keys(stored[sha]) for sha in order]))
+        del stored
         store.begin()
         for old in store.feature_methods(LISTS):
             store.delete_features(old)
         params, data = lists.to_stored()
         store.put_structure(LISTS, params, data)
         index.commit()
-    done = store.features(lists.method)
-    todo = [sha for sha in stored if sha not in done]
+    todo = store.features_lacking(METHOD, lists.method)
     count = 0
     for start in range(0, len(todo), LISTS_BATCH):
-        batch = todo[start : start + LISTS_BATCH]
-        blocks = [stored[sha][:PER_REFERENCE] for sha in batch]
-        numbers = lists.assign(np.concatenate(blocks)).astype(np.uint16)  # nlist <= 2^16
+        blobs = store.features_of(METHOD, todo[start : start + LISTS_BATCH])
+        blocks = {sha: _keys(blob) for sha, blob in blobs.items()}
+        numbers = lists.assign(np.concatenate(list(blocks.values()))).astype(np.uint16)  # nlist <= 2^16
         rows, at = [], 0
-        for sha, block in zip(batch, blocks):
+        for sha, block in blocks.items():
             rows.append((sha, numbers[at : at + len(block)].tobytes()))
             at += len(block)
         store.begin()
         store.put_features(lists.method, rows)
         index.commit()
-        count += len(batch)
+        count += len(rows)
         if progress:
-            progress(len(batch), len(todo))
+            progress(len(rows), len(todo))
     return count
+
+
+def _keys(blob: bytes) -> np.ndarray:
+    """A stored features blob as the descriptors the search takes from it."""
+    return np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32)[:PER_REFERENCE]
 
 
 def _stored_descriptors(
@@ -431,22 +435,17 @@ def _assignment(assignments: Mapping[str, bytes] | None, sha256: str, count: int
 
 
 def _add_assigned(index: Any, descriptors: np.ndarray, ids: np.ndarray, lists: np.ndarray) -> None:
-    """Fill the inverted lists with descriptors whose list is known, in their order within each list
-    (as ``add_with_ids`` would), without asking the quantizer."""
+    """Fill the inverted lists with descriptors whose list is known, without asking the quantizer
+    (the lists end up as ``add_with_ids`` would leave them: tests/test_keypoints.py)."""
     import faiss
 
     if len(descriptors) == 0:
         return
-    order = np.argsort(lists, kind="stable")
-    counts = np.bincount(lists, minlength=index.nlist)
-    ends = np.cumsum(counts)
-    invlists = index.invlists
-    for number in np.flatnonzero(counts):
-        members = order[int(ends[number] - counts[number]) : int(ends[number])]  # a list at a time: no second copy
-        codes = np.ascontiguousarray(descriptors[members])
-        owners = np.ascontiguousarray(ids[members])
-        invlists.add_entries(int(number), len(members), faiss.swig_ptr(owners), faiss.swig_ptr(codes))
-    index.ntotal += len(descriptors)
+    # named arrays: a pointer from swig_ptr does not keep a temporary alive
+    codes = np.ascontiguousarray(descriptors, dtype=np.uint8)
+    owners = np.ascontiguousarray(ids, dtype=np.int64)
+    numbers = np.ascontiguousarray(lists, dtype=np.int64)
+    index.add_core(len(codes), faiss.swig_ptr(codes), faiss.swig_ptr(owners), faiss.swig_ptr(numbers))
 
 
 def _lists_for(descriptors: int) -> int:

@@ -554,6 +554,32 @@ class Store:
             [(sha, method, data, now_iso()) for sha, data in rows],
         )
 
+    def feature_lengths(self, method: str) -> dict[str, int]:
+        """The byte length of each content's feature blob of ``method`` (without reading the blobs)."""
+        return dict(self.db.execute("SELECT sha256, length(data) FROM features WHERE method = ?", (method,)))
+
+    def features_lacking(self, method: str, other: str) -> list[str]:
+        """Contents with a ``method`` feature blob and none of ``other``."""
+        rows = self.db.execute(
+            "SELECT f.sha256 FROM features f WHERE f.method = ? AND NOT EXISTS"
+            " (SELECT 1 FROM features g WHERE g.sha256 = f.sha256 AND g.method = ?) ORDER BY f.sha256",
+            (method, other),
+        )
+        return [sha for (sha,) in rows]
+
+    def features_of(self, method: str, shas: list[str]) -> dict[str, bytes]:
+        """The feature blobs of ``method`` of these contents (those that have one)."""
+        found: dict[str, bytes] = {}
+        for start in range(0, len(shas), 500):  # under SQLite's limit on bound parameters
+            chunk = shas[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                self.db.execute(
+                    f"SELECT sha256, data FROM features WHERE method = ? AND sha256 IN ({marks})", (method, *chunk)
+                )
+            )
+        return found
+
     def feature_methods(self, prefix: str) -> set[str]:
         """The feature methods stored whose names start with ``prefix``."""
         rows = self.db.execute(
