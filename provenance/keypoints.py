@@ -45,6 +45,8 @@ QUERY_DESCRIPTORS = 0  # 0: all
 EXHAUSTIVE_UP_TO = 100_000
 #: the stored list centres of the inverted file over descriptors of ``METHOD`` (``Lists``)
 LISTS = f"{METHOD}/ivf2"
+#: descriptors put into the inverted file per call when it is filled
+FILL_CHUNK = 1 << 20
 #: contents whose list numbers are worked out and stored per transaction by ``store_lists``
 LISTS_BATCH = 2_000
 #: fewest votes that make a candidate, and how many candidates are returned
@@ -110,21 +112,19 @@ class KeypointSearch:
             index.is_trained = True  # the centres are descriptors of the set: no training pass (docs/scale.md)
             index.nprobe = int(params[1]) if len(params) > 1 and params[1] else NPROBE
             self.query_limit = int(params[2]) if len(params) > 2 and params[2] else QUERY_DESCRIPTORS
-            owners = self._owner_of.astype(np.int64)
             if assigned is None:
-                assigned = np.full(self._count, -1, np.int64)
-            known = assigned >= 0
-            self.assigned_here = int((~known).sum())
-            if self.assigned_here < len(known):
-                every = self.assigned_here == 0  # the usual case: no copy of the descriptors
-                _add_assigned(
-                    index,
-                    self._descriptors if every else self._descriptors[known],
-                    owners if every else owners[known],
-                    assigned if every else assigned[known],
-                )
-            if self.assigned_here:  # the quantizer finds their lists (the costly part at 10^5 references)
-                index.add_with_ids(np.ascontiguousarray(self._descriptors[~known]), owners[~known])
+                assigned = np.full(self._count, -1, np.int32)
+            self.assigned_here = int((assigned < 0).sum())
+            for start in range(0, self._count, FILL_CHUNK):  # int64 copies a chunk at a time, not of the whole set
+                part = slice(start, start + FILL_CHUNK)
+                codes, owners, numbers = self._descriptors[part], self._owner_of[part], assigned[part]
+                known = numbers >= 0
+                if known.all():  # the usual case with stored lists: no copy of the descriptors
+                    _add_assigned(index, codes, owners, numbers)
+                    continue
+                _add_assigned(index, codes[known], owners[known], numbers[known])
+                # the quantizer finds these lists (the costly part at 10^5 references)
+                index.add_with_ids(np.ascontiguousarray(codes[~known]), owners[~known].astype(np.int64))
             self._index = index
             self._labels_are_owners = True
             self._assigned = None  # held only until the lists are filled
@@ -428,10 +428,10 @@ def _assignment(assignments: Mapping[str, bytes] | None, sha256: str, count: int
     """A content's stored list numbers, or -1s where none (or none that fit) are stored."""
     blob = assignments.get(sha256) if assignments else None
     if blob is not None and len(blob) == 2 * count:
-        numbers = np.frombuffer(blob, dtype=np.uint16).astype(np.int64)
+        numbers = np.frombuffer(blob, dtype=np.uint16).astype(np.int32)
         if numbers.size == 0 or numbers.max() < nlist:
             return numbers
-    return np.full(count, -1, np.int64)
+    return np.full(count, -1, np.int32)
 
 
 def _add_assigned(index: Any, descriptors: np.ndarray, ids: np.ndarray, lists: np.ndarray) -> None:

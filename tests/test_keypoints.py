@@ -328,3 +328,16 @@ def test_a_schema_3_index_is_read_without_lists_and_migrated_when_written(tmp_pa
         summary = index.add([str(FIXTURES / "leak")], jobs=1)
         assert index.store.schema_version() == 4
         assert summary.lists_added == summary.keys_added > 0 and keypoints.Lists.stored(index) is not None
+
+
+def test_provenance_index_says_it_stored_the_lists_and_a_rerun_says_nothing_of_them(tmp_path, small_exhaustive):
+    from click.testing import CliRunner
+
+    from provenance.cli import main
+
+    db = tmp_path / "leak.db"
+    first = CliRunner().invoke(main, ["index", str(FIXTURES / "leak"), "--db", str(db), "-j", "1"])
+    assert first.exit_code == 0, first.output
+    assert "; search lists of 8 images stored" in first.stderr
+    again = CliRunner().invoke(main, ["index", str(FIXTURES / "leak"), "--db", str(db), "-j", "1"])
+    assert again.exit_code == 0 and "search lists" not in again.stderr
