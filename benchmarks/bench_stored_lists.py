@@ -18,6 +18,7 @@ peak memory is its own:
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import multiprocessing
 import statistics
@@ -51,11 +52,12 @@ def make_index(db: Path, descriptors: np.ndarray, start: int = 0) -> None:
         index.commit()
 
 
-def _peak_mb() -> float:
-    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+def _memory_mb(field: str = "VmHWM") -> float:
+    """This process's peak (VmHWM: unlike ru_maxrss, not inherited across exec) or current (VmRSS)
+    resident memory."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -64,11 +66,12 @@ def index_step(db: str) -> tuple[float, int, float]:
     with Index(db) as index:
         started = time.perf_counter()
         count = store_lists(index)
-        return time.perf_counter() - started, count, _peak_mb()
+        return time.perf_counter() - started, count, _memory_mb()
 
 
-def worker(db: str, use_lists: bool, queries: list) -> tuple[float, float, float, list, float, int]:
-    """(read + build s, the search's median ms, peak MB, candidates, read s, descriptors assigned here)."""
+def worker(db: str, use_lists: bool, queries: list) -> tuple[float, float, float, list, float, int, float]:
+    """(read + build s, the search's median ms, peak MB, candidates, read s, descriptors assigned here,
+    MB held once built)."""
     import faiss
 
     faiss.omp_set_num_threads(1)  # as a match worker runs (OMP_NUM_THREADS=1): one core
@@ -80,12 +83,14 @@ def worker(db: str, use_lists: bool, queries: list) -> tuple[float, float, float
     read = time.perf_counter() - started
     search.prepare()
     built = time.perf_counter() - started
+    gc.collect()
+    held = _memory_mb("VmRSS")
     times, found = [], []
     for _, features, mirrored in queries:
         t0 = time.perf_counter()
         found.append(search.candidates(features, mirrored=mirrored))
         times.append(time.perf_counter() - t0)
-    return built, statistics.median(times) * 1000, _peak_mb(), found, read, search.assigned_here
+    return built, statistics.median(times) * 1000, _memory_mb(), found, read, search.assigned_here, held
 
 
 class NoFiles:
@@ -120,13 +125,14 @@ def main() -> None:
         first, count, peak = in_child(index_step, db)
         print(f"provenance index, lists step: {first:.1f} s for {count} images, peak {peak:.0f} MB")
         print(
-            f"{'match worker':<26} {'read s':>7} {'read+build s':>13} {'search ms':>10} {'peak MB':>8} {'assigned':>10}"
+            f"{'match worker':<26} {'read s':>7} {'read+build s':>13} {'search ms':>10} {'peak MB':>8} "
+            f"{'held MB':>8} {'assigned':>10}"
         )
         results = {}
         for name, use in (("old: built from features", False), ("new: filled from lists", True)):
-            built, median, peak, found, read, assigned = in_child(worker, db, use, queries)
+            built, median, peak, found, read, assigned, held = in_child(worker, db, use, queries)
             results[name] = found
-            print(f"{name:<26} {read:>7.1f} {built:>13.1f} {median:>10.1f} {peak:>8.0f} {assigned:>10}")
+            print(f"{name:<26} {read:>7.1f} {built:>13.1f} {median:>10.1f} {peak:>8.0f} {held:>8.0f} {assigned:>10}")
         same = results["old: built from features"] == results["new: filled from lists"]
         print(f"same candidates for the {len(queries)} hard queries: {'yes' if same else 'NO'}")
         again, none, _ = in_child(index_step, db)

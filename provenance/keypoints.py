@@ -34,8 +34,12 @@ NEIGHBOURS = 6
 RATIO = 0.8
 #: names the descriptors stored in the index: a change of detector settings must not reuse old ones
 METHOD = f"orb-{WORK_SIDE}-{FEATURES}-top{PER_REFERENCE}"
-#: inverted lists visited per query descriptor
-NPROBE = 8
+#: stored descriptors the inverted file compares a query descriptor with, about: lists are visited,
+#: nearest centre first, until this many entries (at least MIN_PROBES lists, at most MAX_PROBES). The
+#: search then costs about the same at every size, and small sets are searched more thoroughly
+#: (benchmarks/bench_keypoints.py chose it: docs/scale.md)
+SCAN_BUDGET = 2_500
+MIN_PROBES, MAX_PROBES = 4, 16
 #: query descriptors (its strongest, and as many of its mirror's) the inverted file is asked about;
 #: the exhaustive search takes them all
 QUERY_DESCRIPTORS = 0  # 0: all
@@ -110,7 +114,7 @@ class KeypointSearch:
             index.own_fields = True
             quantizer.this.disown()
             index.is_trained = True  # the centres are descriptors of the set: no training pass (docs/scale.md)
-            index.nprobe = int(params[1]) if len(params) > 1 and params[1] else NPROBE
+            index.nprobe = int(params[1]) if len(params) > 1 and params[1] else _probes_for(self._count, lists.nlist)
             self.query_limit = int(params[2]) if len(params) > 2 and params[2] else QUERY_DESCRIPTORS
             if assigned is None:
                 assigned = np.full(self._count, -1, np.int32)
@@ -128,10 +132,10 @@ class KeypointSearch:
             self._index = index
             self._labels_are_owners = True
             self._assigned = None  # held only until the lists are filled
-            self._owner_of = self._owner_of[:0]  # the lists' ids are the owners
+            self._owner_of = np.zeros(0, np.int32)  # the lists' ids are the owners (a [:0] view would keep the array)
         else:
             raise ValueError(f"unknown keypoint search structure {self._structure!r}")
-        self._descriptors = self._descriptors[:0]  # the structure holds its own copy: half the memory
+        self._descriptors = np.zeros((0, 32), np.uint8)  # the structure holds its own copy: half the memory
 
     def describe(self) -> str:
         """The structure and its parameters, as a short label."""
@@ -316,7 +320,7 @@ class Lists:
     @classmethod
     def draw(cls, descriptors: np.ndarray, nlist: int | None = None) -> Lists:
         """Centres drawn from ``descriptors`` (seeded, so a set gives the same centres every time):
-        ``nlist`` of them (default: a power of two near 4 sqrt(n)), and about sqrt(nlist) coarse ones."""
+        ``nlist`` of them (default: a power of two near 8 sqrt(n)), and about sqrt(nlist) coarse ones."""
         n = len(descriptors)
         nlist = min(n, nlist or _lists_for(n))
         rng = np.random.default_rng(0)
@@ -449,5 +453,12 @@ def _add_assigned(index: Any, descriptors: np.ndarray, ids: np.ndarray, lists: n
 
 
 def _lists_for(descriptors: int) -> int:
-    """Inverted lists for an IVF over this many descriptors: a power of two near 4 sqrt(n)."""
-    return int(2 ** max(6, min(16, round(np.log2(4 * np.sqrt(max(1, descriptors)))))))
+    """Inverted lists for an IVF over this many descriptors: a power of two near 8 sqrt(n), at most
+    2^16 (the stored list numbers are two bytes)."""
+    return int(2 ** max(6, min(16, round(np.log2(8 * np.sqrt(max(1, descriptors)))))))
+
+
+def _probes_for(descriptors: int, nlist: int) -> int:
+    """Lists visited per query descriptor: as many as hold about SCAN_BUDGET entries."""
+    per_list = max(1.0, descriptors / nlist)
+    return int(max(MIN_PROBES, min(MAX_PROBES, round(SCAN_BUDGET / per_list))))
