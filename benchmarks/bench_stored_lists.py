@@ -123,7 +123,7 @@ def main() -> None:
         make_index(Path(db), blocks[: args.references])
         print(f"{args.references} references indexed (features only) in {time.perf_counter() - started:.0f} s")
         first, count, peak = in_child(index_step, db)
-        print(f"provenance index, lists step: {first:.1f} s for {count} images, peak {peak:.0f} MB")
+        print(f"index lists step (provenance index): {first:.1f} s for {count} images, peak {peak:.0f} MB")
         print(
             f"{'match worker':<26} {'read s':>7} {'read+build s':>13} {'search ms':>10} {'peak MB':>8} "
             f"{'held MB':>8} {'assigned':>10}"
@@ -136,10 +136,10 @@ def main() -> None:
         same = results["old: built from features"] == results["new: filled from lists"]
         print(f"same candidates for the {len(queries)} hard queries: {'yes' if same else 'NO'}")
         again, none, _ = in_child(index_step, db)
-        print(f"provenance index rerun, nothing new: lists step {again * 1000:.0f} ms ({none} images)")
+        print(f"index lists step, rerun with nothing new: {again * 1000:.0f} ms ({none} images)")
         make_index(Path(db), blocks[args.references :], start=args.references)
         grown, added, _ = in_child(index_step, db)
-        print(f"provenance index after {extra} more references: lists step {grown:.1f} s ({added} images)")
+        print(f"index lists step after {extra} more references: {grown:.1f} s ({added} images)")
 
 
 if __name__ == "__main__":
