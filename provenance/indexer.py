@@ -136,8 +136,8 @@ def add(
     ``keys=False``) is read once more to make them. Above the exhaustive search's size the keys'
     inverted-file lists are then brought up to date (``keypoints.store_lists``: the new contents'
     list numbers, ``lists_progress(done, total)`` after each batch), so no match worker has to
-    assign them. With a ``scheduler`` (``cluster.py``), the
-    files are fingerprinted by that Dask cluster's workers and stored here, by this process.
+    assign them. With a ``scheduler`` (``cluster.py``), the files are fingerprinted by that Dask
+    cluster's workers and stored here, by this process.
     Files that failed before are not retried unless ``retry_errors``. Work is committed every
     ``batch_size`` files or ``batch_seconds``; an interrupted run keeps every committed batch.
     """

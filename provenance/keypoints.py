@@ -191,7 +191,7 @@ class KeypointSearch:
         stacked = np.concatenate(blocks) if blocks else np.zeros((0, 32), np.uint8)
         owner_of = np.concatenate(owner_blocks) if owner_blocks else np.zeros(0, np.int32)
         assigned = np.concatenate(assigned_blocks) if assigned_blocks else None
-        return cls(owners, paths, stacked, owner_of, structure, lists, assigned if lists is not None else None)
+        return cls(owners, paths, stacked, owner_of, structure, lists, assigned)
 
     @classmethod
     def for_index(cls, index: Index, source: FeatureSource, structure: str = "auto") -> KeypointSearch:
@@ -425,7 +425,7 @@ def _stored_descriptors(
 ) -> Iterator[tuple[str, list[str], np.ndarray]]:
     for sha, where, blob in rows:
         if blob is not None:
-            yield sha, where, np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32)
+            yield sha, where, _keys(blob)
 
 
 def _assignment(assignments: Mapping[str, bytes] | None, sha256: str, count: int, nlist: int) -> np.ndarray:

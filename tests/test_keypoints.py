@@ -62,11 +62,11 @@ class CountingSource:
         return None if "txt" in paths[0] else features_of(load(paths[0]))
 
 
-def stored_features(db):
+def stored_features(db, method=keypoints.METHOD):
     import sqlite3
 
     with sqlite3.connect(db) as conn:
-        return dict(conn.execute("SELECT sha256, data FROM features WHERE method = ?", (keypoints.METHOD,)))
+        return dict(conn.execute("SELECT sha256, data FROM features WHERE method = ?", (method,)))
 
 
 def test_index_stores_each_images_features_and_no_query_reads_references(tmp_path):
@@ -186,11 +186,7 @@ def faiss_lists(lists, descriptors):
 
 
 def stored_lists(db, method):
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:
-        return {sha: np.frombuffer(blob, np.uint16) for sha, blob in conn.execute(
-            "SELECT sha256, data FROM features WHERE method = ?", (method,))}  # fmt: skip
+    return {sha: np.frombuffer(blob, np.uint16) for sha, blob in stored_features(db, method).items()}
 
 
 def crops():
