@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 #: fingerprint options that change what is stored, fixed when the index is created
 BUILD_OPTIONS = ("details", "max_pixels", "exact_hashes")
 
+#: stored feature blobs ``content_features`` reads at a time (about 13 MB of keypoint descriptors)
+FEATURES_READ = 1_000
+
 _FIXED_LIMIT = "the limit the index was built with"
 
 _HEX = re.compile(r"[0-9a-f]+")
@@ -246,8 +249,8 @@ class Index:
         """(sha256, paths, blob) for every image content: the blob stored under ``method``, or
         ``compute(sha256, paths)``'s, which is then stored (in batches) when the index is writable.
         ``compute`` returns None when it cannot read the content (then nothing is stored, and it is
-        tried again next time: the files may be back after a ``move_root``)."""
-        stored = self.store.features(method)
+        tried again next time: the files may be back after a ``move_root``). The stored blobs are
+        read a few thousand at a time, so a caller that lets each go holds only a batch of them."""
         pending: list[tuple[str, bytes]] = []
         writable = self.writable
 
@@ -265,16 +268,20 @@ class Index:
                     writable = False
             pending.clear()
 
-        for sha, paths in list(self.image_contents()):  # listed first: the loop commits as it goes
-            if sha in stored:
-                yield sha, paths, stored[sha]
-                continue
-            blob = compute(sha, paths)
-            if blob is not None:
-                pending.append((sha, blob))
-            if len(pending) >= batch:
-                flush()
-            yield sha, paths, blob
+        contents = list(self.image_contents())  # listed first: the loop commits as it goes
+        for start in range(0, len(contents), FEATURES_READ):
+            part = contents[start : start + FEATURES_READ]
+            stored = self.store.features_of(method, [sha for sha, _ in part])
+            for sha, paths in part:
+                if sha in stored:
+                    yield sha, paths, stored.pop(sha)
+                    continue
+                blob = compute(sha, paths)
+                if blob is not None:
+                    pending.append((sha, blob))
+                if len(pending) >= batch:
+                    flush()
+                yield sha, paths, blob
         flush()
 
     def near(

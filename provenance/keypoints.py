@@ -109,26 +109,14 @@ class KeypointSearch:
             lists, assigned = self._lists, self._assigned
             if lists is None or (nlist is not None and nlist != lists.nlist):
                 lists, assigned = Lists.draw(self._descriptors, nlist), None
-            quantizer = lists.quantizer()
-            index: Any = faiss.IndexBinaryIVF(quantizer, 256, lists.nlist)
-            index.own_fields = True
-            quantizer.this.disown()
-            index.is_trained = True  # the centres are descriptors of the set: no training pass (docs/scale.md)
+            index = lists.inverted_file()
             index.nprobe = int(params[1]) if len(params) > 1 and params[1] else _probes_for(self._count, lists.nlist)
             self.query_limit = int(params[2]) if len(params) > 2 and params[2] else QUERY_DESCRIPTORS
             if assigned is None:
                 assigned = np.full(self._count, -1, np.int32)
-            self.assigned_here = int((assigned < 0).sum())
             for start in range(0, self._count, FILL_CHUNK):  # int64 copies a chunk at a time, not of the whole set
                 part = slice(start, start + FILL_CHUNK)
-                codes, owners, numbers = self._descriptors[part], self._owner_of[part], assigned[part]
-                known = numbers >= 0
-                if known.all():  # the usual case with stored lists: no copy of the descriptors
-                    _add_assigned(index, codes, owners, numbers)
-                    continue
-                _add_assigned(index, codes[known], owners[known], numbers[known])
-                # the quantizer finds these lists (the costly part at 10^5 references)
-                index.add_with_ids(np.ascontiguousarray(codes[~known]), owners[~known].astype(np.int64))
+                self.assigned_here += _fill(index, self._descriptors[part], self._owner_of[part], assigned[part])
             self._index = index
             self._labels_are_owners = True
             self._assigned = None  # held only until the lists are filled
@@ -204,12 +192,56 @@ class KeypointSearch:
             return None if features is None else reference_keys(features)
 
         lists = Lists.stored(index) if structure in ("auto", "ivf2") else None
-        return cls.build_from_descriptors(
-            _stored_descriptors(index.content_features(METHOD, compute)),
-            structure=structure,
-            lists=lists,
-            assignments=index.store.features(lists.method) if lists is not None else None,
-        )
+        references = _stored_descriptors(index.content_features(METHOD, compute))
+        assignments = index.store.features(lists.method) if lists is not None else None
+        if lists is not None and (structure == "ivf2" or _stored_count(index) > EXHAUSTIVE_UP_TO):
+            return cls.filled(references, lists, assignments or {})
+        return cls.build_from_descriptors(references, structure=structure, lists=lists, assignments=assignments)
+
+    @classmethod
+    def filled(
+        cls, references: Iterable[tuple[str, list[str], np.ndarray]], lists: Lists, assignments: Mapping[str, bytes]
+    ) -> KeypointSearch:
+        """The inverted file over ``lists``, filled as the references are read, FILL_CHUNK descriptors at
+        a time: neither every reference's descriptors nor a stacked copy of them is ever held whole,
+        only the structure (at 10^5 references a worker's peak falls by the 2.6 GB they took). Each
+        content's stored list numbers (``assignments``) put its descriptors straight into their lists;
+        a content without them is assigned by the quantizer."""
+        owners: list[str] = []
+        paths: dict[str, list[str]] = {}
+        index = lists.inverted_file()
+        pending: list[tuple[np.ndarray, int, np.ndarray]] = []
+        count = held = assigned_here = 0
+
+        def flush() -> int:
+            if not pending:
+                return 0
+            codes = np.concatenate([block for block, _, _ in pending])
+            ids = np.concatenate([np.full(len(block), owner, np.int32) for block, owner, _ in pending])
+            numbers = np.concatenate([numbers for _, _, numbers in pending])
+            pending.clear()
+            return _fill(index, codes, ids, numbers)
+
+        for sha256, where, descriptors in references:
+            descriptors = descriptors[:PER_REFERENCE]
+            if len(descriptors) == 0:
+                continue
+            paths[sha256] = where
+            pending.append((descriptors, len(owners), _assignment(assignments, sha256, len(descriptors), lists.nlist)))
+            owners.append(sha256)
+            count += len(descriptors)
+            held += len(descriptors)
+            if held >= FILL_CHUNK:
+                assigned_here += flush()
+                held = 0
+        assigned_here += flush()
+        search = cls(owners, paths, np.zeros((0, 32), np.uint8), np.zeros(0, np.int32), "ivf2", lists)
+        index.nprobe = _probes_for(count, lists.nlist)
+        search._count = count
+        search._index = index
+        search._labels_are_owners = True
+        search.assigned_here = assigned_here
+        return search
 
     def __len__(self) -> int:
         return len(self._owners)
@@ -344,6 +376,17 @@ class Lists:
     def to_stored(self) -> tuple[dict[str, Any], bytes]:
         return {"nlist": self.nlist, "coarse": len(self.coarse)}, self.coarse.tobytes() + self.centres.tobytes()
 
+    def inverted_file(self) -> Any:
+        """An empty inverted file over these lists (FAISS's ``IndexBinaryIVF``, with its quantizer)."""
+        import faiss
+
+        quantizer = self.quantizer()
+        index: Any = faiss.IndexBinaryIVF(quantizer, 256, self.nlist)
+        index.own_fields = True
+        quantizer.this.disown()
+        index.is_trained = True  # the centres are descriptors of the set: no training pass (docs/scale.md)
+        return index
+
     def quantizer(self) -> Any:
         """What finds a descriptor's nearest list centres: a small inverted file over the centres
         themselves, so a query descriptor is compared with a few hundred centres, not all of them.
@@ -380,8 +423,7 @@ def store_lists(index: Index, progress: Callable[[int, int], None] | None = None
     its work. ``progress(done, total)`` is called with the contents assigned in each batch and
     the contents to assign in this call."""
     store = index.store
-    lengths = store.feature_lengths(METHOD)  # a rerun with nothing new reads no descriptors
-    total = sum(min(length // 32, PER_REFERENCE) for length in lengths.values())
+    total = _stored_count(index)  # a rerun with nothing new reads no descriptors
     if total <= EXHAUSTIVE_UP_TO:
         return 0
     lists = Lists.stored(index)
@@ -436,6 +478,24 @@ def _assignment(assignments: Mapping[str, bytes] | None, sha256: str, count: int
         if numbers.size == 0 or numbers.max() < nlist:
             return numbers
     return np.full(count, -1, np.int32)
+
+
+def _fill(index: Any, descriptors: np.ndarray, owners: np.ndarray, numbers: np.ndarray) -> int:
+    """Add descriptors to the inverted file, each under its owner's id: into its known list
+    (``numbers`` >= 0), or through the quantizer where none is known. How many went through it."""
+    known = numbers >= 0
+    if known.all():  # the usual case with stored lists: no copy of the descriptors
+        _add_assigned(index, descriptors, owners, numbers)
+        return 0
+    _add_assigned(index, descriptors[known], owners[known], numbers[known])
+    # the quantizer finds these lists (the costly part at 10^5 references)
+    index.add_with_ids(np.ascontiguousarray(descriptors[~known]), owners[~known].astype(np.int64))
+    return int((~known).sum())
+
+
+def _stored_count(index: Index) -> int:
+    """Descriptors the search would hold from the features stored in ``index`` (without reading them)."""
+    return sum(min(length // 32, PER_REFERENCE) for length in index.store.feature_lengths(METHOD).values())
 
 
 def _add_assigned(index: Any, descriptors: np.ndarray, ids: np.ndarray, lists: np.ndarray) -> None:

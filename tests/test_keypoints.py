@@ -233,6 +233,63 @@ def test_index_stores_the_lists_and_a_matcher_fills_the_inverted_file_without_as
         assert stored.candidates(crop, mirrored=mirrored) == in_memory.candidates(crop, mirrored=mirrored) != []
 
 
+def inverted_lists(search):
+    """Every list of a search's inverted file as a sorted list of (owner, descriptor bytes)."""
+    import faiss
+
+    invlists, found = search._index.invlists, []
+    for number in range(search._index.nlist):
+        size = invlists.list_size(number)
+        ids = faiss.rev_swig_ptr(invlists.get_ids(number), size) if size else []
+        codes = faiss.rev_swig_ptr(invlists.get_codes(number), size * 32) if size else b""
+        owners = [search._owners[i] for i in ids]
+        found.append(sorted((o, bytes(codes[32 * k : 32 * (k + 1)])) for k, o in enumerate(owners)))
+    return found
+
+
+def test_a_matcher_fills_the_inverted_file_a_chunk_at_a_time_without_reading_every_descriptor_at_once(
+    tmp_path, small_exhaustive, monkeypatch
+):
+    import provenance.index as index_module
+    from provenance import Index
+    from provenance.store import Store
+
+    db = tmp_path / "leak.db"
+    with Index(db) as index:
+        index.add([str(FIXTURES / "leak")], jobs=1)
+    features = stored_features(db)
+    with Index(db, create=False, writable=False) as index:
+        in_memory = KeypointSearch.build_from_descriptors(
+            (sha, [], np.frombuffer(features[sha], np.uint8).reshape(-1, 32)) for sha, _ in index.image_contents()
+        )
+        in_memory.prepare()
+
+    monkeypatch.setattr(keypoints, "FILL_CHUNK", 700)
+    monkeypatch.setattr(index_module, "FEATURES_READ", 2)
+    whole_reads, chunks = [], []
+    real_features, real_add = Store.features, keypoints._add_assigned
+
+    def features_read_whole(self, method):
+        whole_reads.append(method)
+        return real_features(self, method)
+
+    def add(index, descriptors, ids, numbers):
+        chunks.append(len(descriptors))
+        real_add(index, descriptors, ids, numbers)
+
+    monkeypatch.setattr(Store, "features", features_read_whole)
+    monkeypatch.setattr(keypoints, "_add_assigned", add)
+    with Index(db, create=False, writable=False) as index:
+        filled = KeypointSearch.for_index(index, CountingSource())
+    assert keypoints.METHOD not in whole_reads  # the descriptors were read a few at a time
+    assert len(chunks) >= 3 and max(chunks) < 700 + keypoints.PER_REFERENCE and sum(chunks) == in_memory._count
+    assert filled.assigned_here == 0 and filled._count == in_memory._count
+    assert filled.describe() == in_memory.describe()
+    assert inverted_lists(filled) == inverted_lists(in_memory)  # every descriptor in the same list, under its owner
+    for crop, mirrored in crops():
+        assert filled.candidates(crop, mirrored=mirrored) == in_memory.candidates(crop, mirrored=mirrored) != []
+
+
 def test_the_lists_are_kept_up_to_date_incrementally(tmp_path, small_exhaustive, monkeypatch):
     import sqlite3
 
