@@ -1,6 +1,6 @@
 """The index: first build against an unchanged rerun, a rerun after a few changes, dedup, and memory.
 
-    python benchmarks/bench_index.py [--files 10000] [--jobs 2] [--memory 100000] [--dedup 1000000]
+    python benchmarks/bench_index.py [--files 10000] [--jobs 2] [--memory 100000] [--dedup 1000000] [--writes 100000]
 
 Generates --files small JPEGs (crops of a fixture photo, 64x48 to 320x240), then times in
 one run: (a) the first `Index.add`, (b) a rerun with nothing changed, (c) a rerun after 1%
@@ -9,7 +9,10 @@ machines are noisy. With --memory N, indexes N generated tiny files and prints t
 and the workers' resident memory at 10% of the run and at its end. With --dedup N, runs
 `dedup` on N synthetic records (pictures in groups of 4 near copies; a third of the groups
 are look-alikes whose pHashes crowd around one backdrop while their PDQs differ, as measured
-on the backdrop test of docs/dedup.md) against the candidate-pair search alone.
+on the backdrop test of docs/dedup.md) against the candidate-pair search alone. With --writes N,
+stores N synthetic records (six hashes each, as a fingerprint has) through the index's writer, in
+transactions of 500 as `Index.add` commits them, and prints the write rate of each tenth against
+the first: the writer's cost per file must not grow with the index.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--memory", type=int, default=0, help="also measure memory over this many generated files")
     parser.add_argument("--dedup", type=int, default=0, help="also time dedup over this many synthetic records")
+    parser.add_argument("--writes", type=int, default=0, help="also time the writer over this many synthetic records")
     parser.add_argument(
         "--lookalikes",
         type=float,
@@ -45,6 +49,48 @@ def main() -> None:
         memory(args.memory, args.jobs)
     if args.dedup:
         dedup_scale(args.dedup, args.lookalikes)
+    if args.writes:
+        writes(args.writes)
+
+
+def writes(count: int) -> None:
+    import hashlib
+
+    from provenance.hashes import BUILTIN_NAMES
+    from provenance.store import Store
+
+    print(f"\nthe index's writer: {count} synthetic records, six hashes each, 500 per transaction")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "writes.db")
+        root = store.add_root(tmp)
+        tenth, first = max(1, count // 10), 0.0
+        for part in range(10):
+            started = time.perf_counter()
+            for n in range(part * tenth, (part + 1) * tenth):
+                if n % 500 == 0:
+                    store.begin()
+                sha = hashlib.sha256(str(n).encode()).hexdigest()
+                hashes = {name: sha[i : i + 16] for i, name in enumerate(BUILTIN_NAMES)}
+                record = {
+                    "sha256": sha,
+                    "md5": sha[:32],
+                    "sha1": sha[:40],
+                    "size": n,
+                    "kind": "image",
+                    "hashes": hashes,
+                }
+                store.put(root, f"{n:07d}.jpg", n, record, BUILTIN_NAMES)
+                if n % 500 == 499:
+                    store.commit()
+            if store.db.in_transaction:
+                store.commit()
+            rate = tenth / (time.perf_counter() - started)
+            first = first or rate
+            print(
+                f"  records {part * tenth:>8}-{(part + 1) * tenth:<8} {rate:9.0f} files/s"
+                f"   {rate / first:.3f}x the first tenth"
+            )
+        store.db.close()
 
 
 def dedup_scale(count: int, lookalikes: float = 1 / 3) -> None:

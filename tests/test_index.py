@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
 import os
@@ -75,6 +76,96 @@ def test_identical_bytes_under_two_paths_are_stored_once(tmp_path, leak):
         assert stats["duplicate_files"] == 1
         paths = {h.record.path for h in index.lookup(hashlib.md5(LEAK_FILES[0].read_bytes()).hexdigest())}
         assert paths == {str(leak / LEAK_FILES[0].name), str(leak / "copy-of-first.jpg")}
+
+
+def test_writing_a_record_never_scans_the_hashes_table_and_a_rewrite_replaces_its_hash_rows(tmp_path):
+    """Each write must cost the same at 10^5 images as at 10 (a scan per write made indexing
+    quadratic); SQLite's own query plans are the oracle."""
+    from provenance.store import Store
+
+    store = Store(tmp_path / "i.db")
+    root = store.add_root(str(tmp_path))
+    statements = []
+    store.db.set_trace_callback(statements.append)
+
+    def record(n, hashes):
+        sha = hashlib.sha256(str(n).encode()).hexdigest()
+        return {"sha256": sha, "md5": sha[:32], "sha1": sha[:40], "size": 1, "kind": "image", "hashes": hashes}
+
+    store.begin()
+    for n in range(20):
+        store.put(root, f"{n}.jpg", 0, record(n, {"phash": f"{n:016x}", "dhash": f"{n:016x}"}), ["phash", "dhash"])
+    # the same bytes again, under another path, now without a dHash
+    store.put(root, "again.jpg", 0, record(3, {"phash": "ff" * 8}), ["phash"])
+    store.commit()
+    store.db.set_trace_callback(None)
+
+    on_hashes = {s for s in statements if " hashes" in s and not s.startswith(("BEGIN", "COMMIT"))}
+    assert any(s.startswith("DELETE") for s in on_hashes)  # the rewrite deleted the old rows
+    once = "SELECT DISTINCT kind FROM hashes"  # the kinds present: one scan per connection, not per write
+    assert statements.count(once) <= 1
+    for statement in on_hashes - {once}:
+        plan = " ".join(row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + statement))
+        assert "SCAN hashes" not in plan, (statement, plan)
+    sha3 = hashlib.sha256(b"3").hexdigest()
+    rows = store.db.execute("SELECT kind, value FROM hashes WHERE kind IN ('phash', 'dhash') AND sha256 = ?", (sha3,))
+    assert sorted(rows) == [("phash", "ff" * 8)]
+    assert store.db.execute("SELECT count(*) FROM hashes").fetchone()[0] == 19 * 2 + 1
+    store.db.close()
+
+
+def _scans(db, statement):
+    """The tables SQLite's plan for ``statement`` reads in full, each with whether it does so inside
+    a correlated subquery (once per row of the outer query)."""
+    rows = db.execute("EXPLAIN QUERY PLAN " + statement).fetchall()
+    parent = {row[0]: row[1] for row in rows}
+    detail = {row[0]: row[3] for row in rows}
+
+    def correlated(node):
+        while node in parent:
+            node = parent[node]
+            if "CORRELATED" in detail.get(node, ""):
+                return True
+        return False
+
+    small = ("SCAN roots", "SCAN meta")  # a row per indexed folder, per setting: never the set's size
+    return [(d, correlated(n)) for n, d in detail.items() if d.startswith("SCAN") and not d.startswith(small)]
+
+
+def test_an_index_run_reads_no_table_in_full_once_per_file(tmp_path, leak):
+    """What made indexing 10^5 images quadratic: a per-file statement, or a per-row subquery, that
+    reads a whole table. Every statement a first run, a rerun after a change and the look-ups
+    execute, and a match's, is asked of SQLite's planner."""
+    import re
+
+    from provenance.captions import Query
+    from provenance.matching import Matcher
+
+    db = tmp_path / "i.db"
+    statements = []
+    with Index(db) as index:
+        index.store.db.set_trace_callback(statements.append)
+        index.add([str(leak)], jobs=0)
+        (leak / "b5f323ea309943eca9a9b117c36133f9.txt").write_bytes(b"an edited document\n")
+        shutil.copy(LEAK_FILES[0], leak / "copy-of-first.jpg")
+        index.add([str(leak)], jobs=0)
+        index.lookup(hashlib.md5(LEAK_FILES[0].read_bytes()).hexdigest())
+        [record] = [r for r in index.records() if r.path == str(leak / "copy-of-first.jpg")]
+        index.near(record.hashes)
+        Matcher(index).match_query(Query(path=str(FIXTURES / "article" / sorted(os.listdir(FIXTURES / "article"))[0])))
+        index.store.db.set_trace_callback(None)
+        shape = collections.Counter(re.sub(r"'[^']*'|\b\d+\b", "?", s) for s in statements)
+        files = len(LEAK_FILES)
+        checked = 0
+        for statement in dict.fromkeys(statements):
+            if not statement.lstrip().upper().startswith(("SELECT", "DELETE", "UPDATE", "INSERT")):
+                continue
+            checked += 1
+            per_file = shape[re.sub(r"'[^']*'|\b\d+\b", "?", statement)] >= files
+            for scan, inner in _scans(index.store.db, statement):
+                assert not inner, f"reads a table once per row: {statement!r}: {scan}"
+                assert not per_file, f"reads a table in full for every file: {statement!r}: {scan}"
+    assert checked > 20
 
 
 def test_lookup_recognises_each_digest_by_length(tmp_path, leak):
