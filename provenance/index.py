@@ -250,7 +250,7 @@ class Index:
         ``compute(sha256, paths)``'s, which is then stored (in batches) when the index is writable.
         ``compute`` returns None when it cannot read the content (then nothing is stored, and it is
         tried again next time: the files may be back after a ``move_root``). The stored blobs are
-        read a few thousand at a time, so a caller that lets each go holds only a batch of them."""
+        read FEATURES_READ at a time, so a caller that lets each go holds only a batch of them."""
         pending: list[tuple[str, bytes]] = []
         writable = self.writable
 

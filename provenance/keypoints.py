@@ -165,13 +165,7 @@ class KeypointSearch:
         owners: list[str] = []
         paths: dict[str, list[str]] = {}
         blocks, owner_blocks, assigned_blocks = [], [], []
-        for sha256, where, descriptors in references:
-            if len(descriptors) == 0:
-                continue
-            paths[sha256] = where
-            owner = len(owners)
-            owners.append(sha256)
-            descriptors = descriptors[:PER_REFERENCE]
+        for owner, sha256, descriptors in _owned(references, owners, paths):
             blocks.append(descriptors)
             owner_blocks.append(np.full(len(descriptors), owner, dtype=np.int32))
             if lists is not None:
@@ -222,13 +216,8 @@ class KeypointSearch:
             pending.clear()
             return _fill(index, codes, ids, numbers)
 
-        for sha256, where, descriptors in references:
-            descriptors = descriptors[:PER_REFERENCE]
-            if len(descriptors) == 0:
-                continue
-            paths[sha256] = where
-            pending.append((descriptors, len(owners), _assignment(assignments, sha256, len(descriptors), lists.nlist)))
-            owners.append(sha256)
+        for owner, sha256, descriptors in _owned(references, owners, paths):
+            pending.append((descriptors, owner, _assignment(assignments, sha256, len(descriptors), lists.nlist)))
             count += len(descriptors)
             held += len(descriptors)
             if held >= FILL_CHUNK:
@@ -468,6 +457,19 @@ def _stored_descriptors(
     for sha, where, blob in rows:
         if blob is not None:
             yield sha, where, _keys(blob)
+
+
+def _owned(
+    references: Iterable[tuple[str, list[str], np.ndarray]], owners: list[str], paths: dict[str, list[str]]
+) -> Iterator[tuple[int, str, np.ndarray]]:
+    """(owner number, sha256, its PER_REFERENCE strongest descriptors) of each reference with any,
+    numbered in order as it is appended to ``owners`` (its paths put in ``paths``)."""
+    for sha256, where, descriptors in references:
+        if len(descriptors) == 0:
+            continue
+        paths[sha256] = where
+        owners.append(sha256)
+        yield len(owners) - 1, sha256, descriptors[:PER_REFERENCE]
 
 
 def _assignment(assignments: Mapping[str, bytes] | None, sha256: str, count: int, nlist: int) -> np.ndarray:
