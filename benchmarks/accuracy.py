@@ -128,9 +128,13 @@ def pool() -> list[Path]:
     return usable
 
 
+def _generated_name(n: int) -> str:
+    return f"generated-{n:06d}.jpg"
+
+
 def _generated_file(job: tuple[int, str]) -> None:
     n, folder = job
-    target = Path(folder) / f"generated-{n:06d}.jpg"
+    target = Path(folder) / _generated_name(n)
     if not target.exists():
         partial = target.with_suffix(".part")
         partial.write_bytes(encode(generated_scene(n, (800, 600)), quality=90))
@@ -148,7 +152,7 @@ def add_generated(refs_dir: Path, count: int, cache: Path | None) -> None:
         workers.map(_generated_file, [(n, str(folder)) for n in range(count)], chunksize=64)
     if cache is not None:
         for n in range(count):
-            name = f"generated-{n:06d}.jpg"
+            name = _generated_name(n)
             try:
                 os.link(cache / name, refs_dir / name)
             except OSError:  # another filesystem
