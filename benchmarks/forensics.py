@@ -73,6 +73,7 @@ EXTERNAL = {
     "graphicsmagick-q85": ["gm", "convert", "{src}", "-quality", "85", "{dst}"],
     "vips-q85": ["vips", "copy", "{src}", "{dst}[Q=85]"],
     "vips-default": ["vips", "copy", "{src}", "{dst}"],
+    "vips-resize-50": ["vips", "resize", "{src}", "{dst}", "0.5"],
 }
 
 #: the program each kind of copy was made by, as the signature table names it

@@ -194,19 +194,20 @@ def _fill_metadata(
     for stage, message in notes:
         record.note(stage, message)
 
+    displayed = None
+    if record.width and record.height:
+        displayed = (record.width, record.height)
+        if record.orientation in (5, 6, 7, 8) and not (im is not None and "original_orientation" in im.info):
+            displayed = (record.height, record.width)
     thumb = tags.get("JPEGThumbnail")
     if isinstance(thumb, (bytes, bytearray)) and thumb:
-        displayed = None
-        if record.width and record.height:
-            displayed = (record.width, record.height)
-            if record.orientation in (5, 6, 7, 8) and not (im is not None and "original_orientation" in im.info):
-                displayed = (record.height, record.width)
         record.thumbnail = _quietly(
             record,
             "thumbnail",
             lambda: thumbnail_record(bytes(thumb), record.orientation, main_phash, displayed, options.max_pixels),
         )
-    record.forensics = _quietly(record, "forensics", lambda: _forensics(record, source, tags, options, xmp))
+    compared = (main_phash, displayed)
+    record.forensics = _quietly(record, "forensics", lambda: _forensics(record, source, tags, options, xmp, compared))
 
 
 def _forensics(
@@ -215,16 +216,35 @@ def _forensics(
     tags: dict[str, Any],
     options: FingerprintOptions,
     xmp: XmpPacket | None = None,
+    compared: tuple[str | None, tuple[int, int] | None] = (None, None),
 ) -> dict[str, Any]:
     """The ``forensics`` block, from the bytes already read (a file streamed for its size gets none of
-    the JPEG or PNG structure)."""
+    the JPEG or PNG structure). ``compared`` is the image's pHash and displayed size, which a
+    Photoshop thumbnail is compared with as the EXIF thumbnail is."""
     from .credentials import read_credentials
     from .forensics import forensics_block
-    from .jpeg_structure import read_structure
+    from .jpeg_structure import PHOTOSHOP_4_THUMBNAIL, read_structure
     from .png_structure import read_png_structure
 
     structure = read_structure(source) if isinstance(source, bytes) and source[:3] == b"\xff\xd8\xff" else None
     png = read_png_structure(source) if isinstance(source, bytes) and structure is None else None
+    preview = structure.photoshop_thumbnail if structure is not None else None
+    if preview is not None and structure is not None and structure.photoshop_thumbnail_jpeg:
+        jpeg, (main_phash, displayed) = structure.photoshop_thumbnail_jpeg, compared
+        seen = _quietly(
+            record,
+            "photoshop_thumbnail",
+            lambda: thumbnail_record(
+                jpeg,
+                record.orientation,
+                main_phash,
+                displayed,
+                options.max_pixels,
+                swapped=preview["resource"] == PHOTOSHOP_4_THUMBNAIL,
+            ),
+        )
+        if seen:
+            preview.update(phash=seen["phash"], phash_distance=seen["phash_distance"])
     dimensions = None
     width, height = tags.get("EXIF ExifImageWidth"), tags.get("EXIF ExifImageLength")
     if width is not None and height is not None:

@@ -81,6 +81,7 @@ def _structure(jpeg: dict[str, Any] | None) -> dict[str, Any] | None:
         "quantization_sha256": jpeg.get("quantization_sha256"),
         "comments": jpeg.get("comments") or [],
         "mpf_images": jpeg.get("mpf_images"),
+        "exif_layout": jpeg.get("exif_layout"),
         "after_end": jpeg.get("after_end"),
         "problems": jpeg.get("problems") or [],
     }

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from .exif_layout import ExifLayout, read_layout
+
 #: segments listed one by one; a file with more (a hostile one) has the rest counted
 MAX_SEGMENTS = 200
 #: characters of a comment (COM) kept
@@ -53,6 +55,10 @@ _APP_KINDS = (
     (0xEE, b"Adobe", "Adobe"),
 )
 
+#: Photoshop 4.0's thumbnail resource, whose JPEG holds the channels in BGR order (Photoshop 5.0 and
+#: later write 0x040C, in RGB)
+PHOTOSHOP_4_THUMBNAIL = 0x0409
+
 # the next marker after entropy-coded data: 0xFF followed by neither a stuffed 0x00 nor a restart marker
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
@@ -80,7 +86,11 @@ class JpegStructure:
     #: images the MPF index declares (the primary one included), None without a readable MPF segment
     mpf_images: int | None = None
     #: the thumbnail a Photoshop resource block carries (resource 0x0409 or 0x040C): its size, None without one
-    photoshop_thumbnail: dict[str, int] | None = None
+    photoshop_thumbnail: dict[str, Any] | None = None
+    #: that thumbnail's JPEG data (compared with the image in extraction.py; not in the record)
+    photoshop_thumbnail_jpeg: bytes | None = field(default=None, repr=False)
+    #: where the first EXIF segment's writer put its directories and values (exif_layout.py)
+    exif_layout: ExifLayout | None = None
     scans: int = 0
     #: bytes after the end-of-image marker, and what they look like
     after_end: dict[str, Any] | None = None
@@ -116,6 +126,7 @@ class JpegStructure:
             "comments": self.comments,
             "mpf_images": self.mpf_images,
             "photoshop_thumbnail": self.photoshop_thumbnail,
+            "exif_layout": self.exif_layout.to_dict() if self.exif_layout else None,
             "scans": self.scans,
             "after_end": self.after_end,
             "problems": self.problems,
@@ -355,13 +366,15 @@ def _note_segment(out: JpegStructure, marker: int, start: int, length: int, body
             out.comments.append(text.decode("utf-8"))
         except UnicodeDecodeError:  # older software wrote Latin-1 (a "©" in "Photoshop © 4.0")
             out.comments.append(text.decode("latin-1"))
+    elif kind == "EXIF" and out.exif_layout is None:
+        out.exif_layout = read_layout(body[len(b"Exif\x00\x00") :])
     elif kind == "MPF":
         out.mpf_images = _mpf_images(body[4:], out)
     elif kind == "Photoshop IRB" and out.photoshop_thumbnail is None:
         out.photoshop_thumbnail = _irb_thumbnail(body[len(b"Photoshop 3.0\x00") :], out)
 
 
-def _irb_thumbnail(irb: bytes, out: JpegStructure) -> dict[str, int] | None:
+def _irb_thumbnail(irb: bytes, out: JpegStructure) -> dict[str, Any] | None:
     """The thumbnail resource of a Photoshop image resource block (Adobe's "8BIM" resources), if any."""
     at = 0
     while at + 12 <= len(irb):
@@ -375,8 +388,11 @@ def _irb_thumbnail(irb: bytes, out: JpegStructure) -> dict[str, int] | None:
             break
         size = int.from_bytes(irb[at : at + 4], "big")
         data = irb[at + 4 : at + 4 + size]
-        if resource in (0x0409, 0x040C) and len(data) >= 28:
+        if resource in (PHOTOSHOP_4_THUMBNAIL, 0x040C) and len(data) >= 28:
             width, height = struct.unpack(">II", data[4:12])
+            (kind,) = struct.unpack(">I", data[:4])
+            if kind == 1:  # kJpegRGB: JFIF data follows the 28-byte header (kRawRGB is not read)
+                out.photoshop_thumbnail_jpeg = bytes(data[28:])
             return {"resource": resource, "width": width, "height": height, "bytes": max(0, len(data) - 28)}
         at += 4 + size + (size % 2)
     return None

@@ -28,11 +28,14 @@ def thumbnail_record(
     main_phash: str | None,
     main_size: tuple[int, int] | None,
     max_pixels: int,
+    *,
+    swapped: bool = False,
 ) -> dict:
     """``width``, ``height``, ``phash`` and ``phash_distance`` (to the main image) of an embedded JPEG thumbnail.
 
     ``orientation`` is applied as it is to the main image; ``main_size`` is the main image's
-    displayed size, used to decide whether black letterbox bars should be trimmed.
+    displayed size, used to decide whether black letterbox bars should be trimmed. ``swapped``:
+    the JPEG holds blue where red belongs (Photoshop 4.0's thumbnail resource).
     """
     try:
         raw = Image.open(io.BytesIO(jpeg))
@@ -43,6 +46,9 @@ def thumbnail_record(
         raw.load()
         width, height = raw.size
         thumb = _orient(raw, orientation)
+    if swapped and thumb.mode == "RGB":
+        red, green, blue = thumb.split()
+        thumb = Image.merge("RGB", (blue, green, red))
     letterbox_trimmed = False
     if main_size:
         trimmed = _trim_bars(thumb, main_size)

@@ -213,23 +213,74 @@ def test_a_gps_fix_far_from_the_capture_time_is_a_finding():
     assert time_findings(with_gps_and_xmp("2021:05:01 12:00:00", None, ("2021:05:03", (12, 0, 0)))) == []
 
 
-def photoshop_thumbnail_segment(width: int, height: int) -> bytes:
-    """An APP13 Photoshop resource block holding a thumbnail resource (0x040C) of this size."""
+def gradient(size=(320, 240)) -> Image.Image:
+    """photo()'s picture."""
+    return Image.radial_gradient("L").convert("RGB").resize(size)
+
+
+def photoshop_thumbnail_segment(picture: Image.Image, resource: int = 0x040C) -> bytes:
+    """An APP13 Photoshop resource block holding ``picture`` as its thumbnail resource."""
+    width, height = picture.size
     thumb = io.BytesIO()
-    Image.new("RGB", (width, height), (90, 90, 90)).save(thumb, "JPEG")
+    picture.save(thumb, "JPEG", quality=90)
     header = struct.pack(">IIIIIIHH", 1, width, height, width * 3, width * height * 3, len(thumb.getvalue()), 24, 1)
     data = header + thumb.getvalue()
-    resource = b"8BIM" + struct.pack(">H", 0x040C) + b"\x00\x00" + struct.pack(">I", len(data)) + data
-    resource += b"\x00" * (len(data) % 2)
-    body = b"Photoshop 3.0\x00" + resource
+    block = b"8BIM" + struct.pack(">H", resource) + b"\x00\x00" + struct.pack(">I", len(data)) + data
+    block += b"\x00" * (len(data) % 2)
+    body = b"Photoshop 3.0\x00" + block
     return b"\xff\xed" + struct.pack(">H", len(body) + 2) + body
 
 
-def test_a_photoshop_thumbnail_is_a_preview_and_another_shape_is_a_mismatch():
+def with_photoshop_thumbnail(picture: Image.Image, resource: int = 0x040C) -> bytes:
     data = photo(size=(320, 240))
-    same = data[:2] + photoshop_thumbnail_segment(160, 120) + data[2:]
-    found = findings(same)
+    return data[:2] + photoshop_thumbnail_segment(picture, resource) + data[2:]
+
+
+def test_a_photoshop_thumbnail_is_a_preview_and_another_shape_is_a_mismatch():
+    found = findings(with_photoshop_thumbnail(gradient().resize((160, 120))))
     assert found["multiple-images"]["facts"]["photoshop_thumbnail"]["width"] == 160
     assert "thumbnail-mismatch" not in found
-    other = data[:2] + photoshop_thumbnail_segment(120, 120) + data[2:]
-    assert findings(other)["thumbnail-mismatch"]["facts"]["thumbnail_width"] == 120
+    other = findings(with_photoshop_thumbnail(gradient().resize((120, 120))))
+    assert other["thumbnail-mismatch"]["facts"]["thumbnail_width"] == 120
+
+
+def test_a_photoshop_thumbnail_of_another_picture_is_a_mismatch_with_imagehash_distance():
+    import imagehash
+
+    stripes = Image.linear_gradient("L").rotate(90).convert("RGB").resize((160, 120))
+    record = fingerprint(with_photoshop_thumbnail(stripes), name="photo.jpg").to_dict()
+    preview = record["forensics"]["jpeg"]["photoshop_thumbnail"]
+    with Image.open(io.BytesIO(photoshop_thumbnail_segment(stripes)[4 + 14 + 12 + 28 :])) as thumb:
+        expected = imagehash.phash(thumb) - imagehash.hex_to_hash(record["hashes"]["phash"])
+    assert preview["phash_distance"] == expected >= 16
+    mismatch = [f for f in record["forensics"]["findings"] if f["code"] == "thumbnail-mismatch"]
+    assert len(mismatch) == 1 and mismatch[0]["severity"] == "warning"
+    assert mismatch[0]["facts"]["phash_distance"] == expected
+    assert "Photoshop thumbnail" in mismatch[0]["message"]
+
+
+def test_a_photoshop_4_thumbnail_is_read_with_its_channels_swapped_back():
+    import imagehash
+
+    # a picture whose luma changes when red and blue trade places
+    flat = [Image.new("L", (160, 120), level) for level in (60, 200)]
+    picture = Image.merge("RGB", (gradient((160, 120)).split()[0], *flat))
+    red, green, blue = picture.split()
+    stored = Image.merge("RGB", (blue, green, red))  # what Photoshop 4.0 writes
+    record = fingerprint(with_photoshop_thumbnail(stored, resource=0x0409), name="photo.jpg").to_dict()
+    segment = photoshop_thumbnail_segment(stored, 0x0409)
+    with Image.open(io.BytesIO(segment[4 + 14 + 12 + 28 :])) as thumb:
+        r, g, b = thumb.convert("RGB").split()
+        seen = record["forensics"]["jpeg"]["photoshop_thumbnail"]["phash"]
+        assert seen == str(imagehash.phash(Image.merge("RGB", (b, g, r))))
+        assert seen != str(imagehash.phash(thumb))
+
+
+def test_a_photoshop_thumbnail_that_does_not_decode_is_a_note_not_a_failure():
+    data = bytearray(with_photoshop_thumbnail(gradient().resize((160, 120))))
+    at = data.index(b"\xff\xd8", 4)  # the thumbnail's own start of image
+    data[at + 2 : at + 40] = b"\x00" * 38
+    record = fingerprint(bytes(data), name="photo.jpg").to_dict()
+    assert record["error"] is None
+    assert record["forensics"]["jpeg"]["photoshop_thumbnail"]["width"] == 160
+    assert "phash_distance" not in record["forensics"]["jpeg"]["photoshop_thumbnail"]

@@ -129,6 +129,16 @@ def inspect_lines(item: dict[str, Any]) -> list[tuple[int, str]]:
                 + (f"; {tail['bytes']} bytes after the end ({tail['looks_like']})" if tail else ""),
             )
         )
+        layout = structure.get("exif_layout")
+        if layout:
+            lines.append(
+                (
+                    2,
+                    "EXIF block: packed as libexif writes it"
+                    if layout.get("packed")
+                    else f"EXIF block: not in libexif's packed layout ({layout.get('departure')})",
+                )
+            )
         for comment in structure.get("comments") or []:
             lines.append((2, f"comment: {comment}"))
     c2pa = item["c2pa"]
