@@ -8,7 +8,7 @@ EXIF's account: one signature per model and table set, naming the file it came f
 camera files are left out: most of the corpus's are samples published downsized by software, and
 the ExifTool test images all carry one program's tables whatever camera their metadata names.
 
-Programs: each encoder installed here (Pillow, ImageMagick, GraphicsMagick, libvips, cjpeg) run
+Programs: each encoder installed here (Pillow, ImageMagick, GraphicsMagick, libvips, GIMP, cjpeg) run
 at its default and at qualities 75, 85, 90 and 95 on a few camera originals of each chroma
 subsampling, EXIF kept where the program keeps it. One signature per program, setting, table set
 and layout, with the command that made it and the program's version.
@@ -35,7 +35,7 @@ from provenance import fingerprint
 from provenance.signatures import camera_key, layout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from forensics import is_original
+from forensics import gimp_export, is_original
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "provenance" / "data" / "encoder_signatures.json"
@@ -72,6 +72,12 @@ def programs() -> dict[str, tuple[str, list[tuple[str, list[str] | None]]]]:
             _run(["vips", "--version"]),
             [("default", ["vips", "copy", "{src}", "{dst}"])]
             + [(f"quality {q}", ["vips", "copy", "{src}", "{dst}[Q=" + str(q) + "]"]) for q in QUALITIES],
+        )
+    if shutil.which("gimp"):
+        out["GIMP"] = (
+            _run(["gimp", "--version"]),
+            [(f"quality {q}", gimp_export(q)) for q in QUALITIES]
+            + [("quality 90, progressive", gimp_export(90, progressive=True))],
         )
     if shutil.which("cjpeg") and shutil.which("djpeg"):
         out["cjpeg"] = (

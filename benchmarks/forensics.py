@@ -9,8 +9,9 @@ The copies are those originals decoded and saved again by Pillow (libjpeg-turbo)
 85 and 75 with their EXIF block kept, and resized to half with it kept: what a newsroom's CMS does.
 Prints, per finding, how many files it fired on in each set. Many corpus files whose metadata names
 no editor were still resized before publication (the exif.org samples: a 2272x1704 camera's EXIF on
-a 480x360 file), so the originals are also counted apart at full size (frames of 2 MP or more), and
-those whose own EXIF dimensions match their frame (not resized, by their own account).
+a 480x360 file), so the originals are also counted apart at full size (frames of 2 MP or more),
+those whose own EXIF dimensions match their frame (not resized, by their own account), and those
+with no trace of processing outside the rules measured (``untouched``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,18 @@ def has_exif_dimensions(path: Path) -> bool:
     return 0xA002 in ifd and 0xA003 in ifd
 
 
+def untouched(record: dict) -> bool:
+    """An original with no trace of processing that the rules measured here do not themselves use: its
+    EXIF dimensions, where recorded, are its frame's (dimensions-changed did not fire), it carries no
+    Photoshop resource block (Photoshop writes it, no camera does), and its frame is at least 640x480
+    (no camera of the corpus's records less: the 10x10 and 100x64 "originals" were shrunk)."""
+    jpeg = record["forensics"]["jpeg"] or {}
+    if "dimensions-changed" in codes(record) or any(s["kind"] == "Photoshop IRB" for s in jpeg.get("segments", [])):
+        return False
+    width, height = record["width"] or 0, record["height"] or 0
+    return max(width, height) >= 640 and min(width, height) >= 480
+
+
 def resaved(path: Path) -> dict[str, bytes]:
     """The copies a CMS makes: re-encoded at three qualities, and resized to half, EXIF kept."""
     with Image.open(path) as im:
@@ -67,17 +80,37 @@ def resaved(path: Path) -> dict[str, bytes]:
     return copies
 
 
-#: other encoders, when installed (Debian's imagemagick and libvips-tools): each keeps the metadata by default
+def gimp_export(quality: int, progressive: bool = False) -> list[str]:
+    """GIMP's batch mode exporting a JPEG as its export dialog does (optimised Huffman tables, 4:2:0,
+    EXIF and XMP kept), at ``quality``."""
+    script = (
+        '(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE "{src}" "{src}")))'
+        " (drawable (car (gimp-image-get-active-drawable image))))"
+        f' (file-jpeg-save RUN-NONINTERACTIVE image drawable "{{dst}}" "{{dst}}" {quality / 100} 0 1'
+        f' {int(progressive)} "" 0 1 0 0) (gimp-image-delete image))'
+    )
+    return ["gimp", "-i", "-d", "-f", "-b", script, "-b", "(gimp-quit 0)"]
+
+
+#: other encoders, when installed (Debian's imagemagick, graphicsmagick, libvips-tools and gimp): each keeps
+#: the metadata by default
 EXTERNAL = {
     "imagemagick-q85": ["/usr/bin/convert", "{src}", "-quality", "85", "{dst}"],
     "graphicsmagick-q85": ["gm", "convert", "{src}", "-quality", "85", "{dst}"],
     "vips-q85": ["vips", "copy", "{src}", "{dst}[Q=85]"],
     "vips-default": ["vips", "copy", "{src}", "{dst}"],
     "vips-resize-50": ["vips", "resize", "{src}", "{dst}", "0.5"],
+    "gimp-q90": gimp_export(90),
 }
 
 #: the program each kind of copy was made by, as the signature table names it
-PROGRAM = {"pillow": "Pillow", "imagemagick": "ImageMagick", "graphicsmagick": "GraphicsMagick", "vips": "libvips"}
+PROGRAM = {
+    "pillow": "Pillow",
+    "imagemagick": "ImageMagick",
+    "graphicsmagick": "GraphicsMagick",
+    "vips": "libvips",
+    "gimp": "GIMP",
+}
 
 
 def _external(command: list[str], path: Path) -> bytes | None:
@@ -92,6 +125,11 @@ def _external(command: list[str], path: Path) -> bytes | None:
         argv = [part.format(src=path, dst=dst) for part in command]
         done = subprocess.run(argv, capture_output=True, timeout=120)
         return dst.read_bytes() if done.returncode == 0 and dst.exists() else None
+
+
+def packed_exif(record: dict) -> bool:
+    """Whether the file's EXIF block is packed (exif_layout.py)."""
+    return bool(((record["forensics"]["jpeg"] or {}).get("exif_layout") or {}).get("packed"))
 
 
 def codes(record: dict) -> set[str]:
@@ -109,6 +147,7 @@ def main() -> None:
     originals, fired, examples = [], Counter(), {}
     full_size, fired_full = 0, Counter()
     unresized, fired_unresized = 0, Counter()
+    untouched_count, fired_untouched = 0, Counter()
     started = time.perf_counter()
     for path in paths:
         record = fingerprint(path).to_dict()
@@ -119,10 +158,13 @@ def main() -> None:
         full_size += full
         same = "dimensions-changed" not in codes(record) and has_exif_dimensions(path)
         unresized += same
+        clean = untouched(record)
+        untouched_count += clean
         for code in codes(record):
             fired[code] += 1
             fired_full[code] += full
             fired_unresized[code] += same
+            fired_untouched[code] += clean
             message = next(f["message"] for f in record["forensics"]["findings"] if f["code"] == code)
             examples.setdefault(code, f"{path.relative_to(args.corpus)}: {message}")
         if args.limit and len(originals) >= args.limit:
@@ -146,24 +188,36 @@ def main() -> None:
             naming[kind, "named"] += bool(candidates)
             naming[kind, "right"] += program in candidates
             naming[kind, "only"] += candidates == {program}
+            naming[kind, "packed"] += packed_exif(copy)
     all_codes = sorted(set(fired) | {c for _, c in copies_fired})
     kinds = sorted(copies)
     print(f"{unresized} originals record EXIF dimensions equal to their frame")
+    print(f"{untouched_count} originals show no trace of processing outside the rules measured (untouched)")
     print(
-        f"{'finding':<24} {'originals':>14} {'full-size':>14} {'unresized':>14} " + " ".join(f"{k:>18}" for k in kinds)
+        f"{'finding':<24} {'originals':>14} {'full-size':>14} {'unresized':>14} {'untouched':>14} "
+        + " ".join(f"{k:>18}" for k in kinds)
     )
     for code in all_codes:
         cells = [
             f"{fired[code]:>4} ({fired[code] / max(1, len(originals)):5.1%})",
             f"{fired_full[code]:>4} ({fired_full[code] / max(1, full_size):5.1%})",
             f"{fired_unresized[code]:>4} ({fired_unresized[code] / max(1, unresized):5.1%})",
+            f"{fired_untouched[code]:>4} ({fired_untouched[code] / max(1, untouched_count):5.1%})",
         ]
         cells += [f"{copies_fired[k, code]:>8} ({copies_fired[k, code] / max(1, copies[k]):5.1%})" for k in kinds]
-        print(f"{code:<24} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} " + " ".join(f"{c:>18}" for c in cells[3:]))
+        print(f"{code:<24} " + " ".join(f"{c:>14}" for c in cells[:4]) + " " + " ".join(f"{c:>18}" for c in cells[4:]))
     for code, example in sorted(examples.items()):
         print(f"  e.g. {code}: {example}")
-    print(f"{'encoder named':<24} " + " ".join(f"{k:>18}" for k in kinds))
-    for what, label in (("named", "any signature"), ("right", "the right program"), ("only", "it alone")):
+    packed = sum(packed_exif(fingerprint(p).to_dict()) for p in originals)
+    print(f"EXIF blocks packed as libexif and Exiv2 write them: {packed} of {len(originals)} originals")
+    print(f"{'copies':<24} " + " ".join(f"{k:>18}" for k in kinds))
+    rows = (
+        ("packed", "EXIF block packed"),
+        ("named", "encoder: any signature"),
+        ("right", "the right program"),
+        ("only", "it alone"),
+    )
+    for what, label in rows:
         cells = [f"{naming[k, what]:>8} ({naming[k, what] / max(1, copies[k]):5.1%})" for k in kinds]
         print(f"{label:<24} " + " ".join(f"{c:>18}" for c in cells))
     leave_one_out(originals, args.corpus)

@@ -3,12 +3,15 @@ leaves its own layout, whatever the tags say.
 
 An EXIF block is a small TIFF file: directories (IFDs) of 12-byte entries, each value longer than
 four bytes stored elsewhere and pointed to. The format fixes what the entries mean, not where the
-values go, so writers differ. libexif (what libvips rewrites a JPEG's EXIF with) writes one layout
-exactly: each directory where the previous data ended, its values packed right after it with no
-gap (each padded to an even length), the Exif directory after IFD0's values, the
-Interoperability directory after the Exif values, the GPS directory next, IFD1 and then its
-thumbnail last, and nothing after. Cameras mostly do not: they reserve room, put the MakerNote
-last or the thumbnail at a fixed offset (the corpus measure is in docs/forensics.md).
+values go, so writers differ. libexif (what libvips rewrites a JPEG's EXIF with) and Exiv2 (what
+GIMP writes it with) lay it out one way, measured on their output here: each directory where the
+previous data ended, its values packed right after it with no gap (each padded to an even
+length), the Exif directory after IFD0's values, the Interoperability directory after the Exif
+values, the GPS directory next, IFD1 and then its thumbnail last, and nothing after. Cameras
+mostly do not: they reserve room, put the MakerNote last or the thumbnail at a fixed offset (the
+corpus measure is in docs/forensics.md). The layout is a writer's trace, not a program's name: a
+camera can write it too, and only the finding that combines it with other cues (forensics.py)
+draws on it.
 
 Only the layout is read here, with every offset checked against the bytes present; the tags'
 meanings are metadata.py's business.
@@ -44,7 +47,7 @@ class ExifLayout:
     """The layout of one EXIF block; ``to_dict`` is ``forensics.jpeg.exif_layout`` in the record."""
 
     byte_order: str | None = None
-    #: every directory and value where libexif's packed layout puts it, and nothing after
+    #: every directory and value where the packed layout (libexif's, Exiv2's) puts it, and nothing after
     packed: bool = False
     #: the first place the layout departs from the packed one (None when packed)
     departure: str | None = None

@@ -246,8 +246,8 @@ def _resave_by_exif_writer(
             "resaved-by-software",
             "notice",
             f"the metadata names a {metadata['make']} camera, but the file was encoded as libvips encodes: the IJG "
-            f"tables at quality {quality}, and an EXIF block rewritten in libexif's layout with the orientation, "
-            "resolution and pixel dimensions libvips sets",
+            f"tables at quality {quality}, and an EXIF block rewritten in the packed layout of libexif (which libvips "
+            "uses), with the orientation, resolution and pixel dimensions libvips sets",
             make=metadata.get("make"),
             model=metadata.get("model"),
             ijg_quality=quality,

@@ -241,9 +241,9 @@ def test_inspect_says_whether_the_exif_block_is_packed(tmp_path):
     result = run_cli("inspect", str(tmp_path / "rewritten.jpg"), str(FIXTURES / CAMERA_FIXTURES[0]), "-j", "1")
     assert result.returncode == 0, result.stderr
     rewritten, camera = result.stdout.split("\n\n")[:2]
-    assert "EXIF block: packed as libexif writes it" in rewritten
+    assert "EXIF block: packed, as libexif and Exiv2 write it" in rewritten
     assert "resaved-by-software" in rewritten
     # the Nikon writes its MakerNote after its other values, at 1146 (ExifTool -v3 dumps it at file offset
     # 0x486: 12 + 1146), where packing would put it at 896
-    assert "EXIF block: not in libexif's packed layout (the value of tag 0x927C" in camera
+    assert "EXIF block: not in the packed layout of libexif and Exiv2 (the value of tag 0x927C" in camera
     assert "1146" in camera and "896" in camera

@@ -134,9 +134,9 @@ def inspect_lines(item: dict[str, Any]) -> list[tuple[int, str]]:
             lines.append(
                 (
                     2,
-                    "EXIF block: packed as libexif writes it"
+                    "EXIF block: packed, as libexif and Exiv2 write it"
                     if layout.get("packed")
-                    else f"EXIF block: not in libexif's packed layout ({layout.get('departure')})",
+                    else f"EXIF block: not in the packed layout of libexif and Exiv2 ({layout.get('departure')})",
                 )
             )
         for comment in structure.get("comments") or []:
