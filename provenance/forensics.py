@@ -132,18 +132,7 @@ def _structure_findings(structure: JpegStructure) -> list[dict[str, Any]]:
                 rule="a Photoshop image resource (APP13) with a thumbnail resource (0x0409 or 0x040C)",
             )
         )
-        d = preview.get("phash_distance")
-        if isinstance(d, int) and d >= THUMBNAIL_DISTANCE:
-            out.append(
-                finding(
-                    "thumbnail-mismatch",
-                    "warning",
-                    f"the Photoshop thumbnail's pHash is {d} bits from the image's: it shows another picture, "
-                    "or this one before an edit",
-                    phash_distance=d,
-                    rule=f"Photoshop thumbnail pHash distance of {THUMBNAIL_DISTANCE} bits or more",
-                )
-            )
+        out.extend(_thumbnail_distance(preview, "the Photoshop thumbnail", "Photoshop thumbnail"))
         width, height = structure.width, structure.height
         if width and height and preview["width"] and preview["height"]:
             image_ratio = max(width, height) / min(width, height)
@@ -309,22 +298,26 @@ def _dimension_findings(exif: tuple[int, int] | None, size: tuple[int, int] | No
     ]
 
 
+def _thumbnail_distance(thumbnail: dict[str, Any], named: str, kind: str) -> list[dict[str, Any]]:
+    """thumbnail-mismatch when ``thumbnail``'s pHash is THUMBNAIL_DISTANCE bits or more from the image's."""
+    d = thumbnail.get("phash_distance")
+    if not isinstance(d, int) or d < THUMBNAIL_DISTANCE:
+        return []
+    return [
+        finding(
+            "thumbnail-mismatch",
+            "warning",
+            f"{named}'s pHash is {d} bits from the image's: it shows another picture, or this one before an edit",
+            phash_distance=d,
+            rule=f"{kind} pHash distance of {THUMBNAIL_DISTANCE} bits or more",
+        )
+    ]
+
+
 def _thumbnail_findings(thumbnail: dict[str, Any] | None, size: tuple[int, int] | None) -> list[dict[str, Any]]:
     if not thumbnail:
         return []
-    out = []
-    d = thumbnail.get("phash_distance")
-    if isinstance(d, int) and d >= THUMBNAIL_DISTANCE:
-        out.append(
-            finding(
-                "thumbnail-mismatch",
-                "warning",
-                f"the embedded thumbnail's pHash is {d} bits from the image's: "
-                "it shows another picture, or this one before an edit",
-                phash_distance=d,
-                rule=f"EXIF thumbnail pHash distance of {THUMBNAIL_DISTANCE} bits or more",
-            )
-        )
+    out = _thumbnail_distance(thumbnail, "the embedded thumbnail", "EXIF thumbnail")
     tw, th = thumbnail.get("width"), thumbnail.get("height")
     if size and isinstance(tw, int) and isinstance(th, int) and tw and th and not thumbnail.get("letterbox_trimmed"):
         image_ratio = max(size) / max(1, min(size))
