@@ -62,13 +62,13 @@ def work_image(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
 
 
-def extract(gray: np.ndarray, size: tuple[int, int]) -> Features:
-    """ORB keypoints and descriptors of a work image."""
+def extract(gray: np.ndarray, size: tuple[int, int], count: int = FEATURES) -> Features:
+    """ORB keypoints and descriptors of a work image, the ``count`` strongest."""
     import cv2  # loaded with the first image (OpenCV takes a tenth of a second to import)
 
     cv2.setNumThreads(1)  # the worker processes already use every core
     gray = np.ascontiguousarray(gray)
-    orb = cv2.ORB_create(nfeatures=FEATURES, fastThreshold=10, edgeThreshold=15, patchSize=31)  # type: ignore[attr-defined]
+    orb = cv2.ORB_create(nfeatures=count, fastThreshold=10, edgeThreshold=15, patchSize=31)  # type: ignore[attr-defined]
     keypoints, descriptors = orb.detectAndCompute(gray, None)
     if descriptors is None:
         return Features(

@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import hashes as hash_kinds
 from ..captions import Query
+from ..features import FEATURES
 from ..fingerprint import Fingerprint
 from ..forensics import authenticity
 from . import geometry
@@ -83,8 +84,14 @@ def confirmation_story(outcome: Confirmation) -> str:
             f"the query on {outcome.agreement:.0%} of {outcome.blocks} blocks with detail"
         )
     else:
+        dense = extra.get("query_keypoints")
+        among = (
+            f" (found among the query's {dense} strongest keypoints, after its first {FEATURES} fitted no mapping)"
+            if dense
+            else ""
+        )
         sentence = (
-            f"{outcome.inliers} matching keypoints agree on one geometric mapping; "
+            f"{outcome.inliers} matching keypoints{among} agree on one geometric mapping; "
             f"the aligned pixels agree on {outcome.agreement:.0%} of the overlap"
         )
     if outcome.agreement < geometry.MIN_AGREEMENT:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
@@ -26,7 +27,7 @@ from ..index import Index
 from . import evidence as story
 from . import geometry
 from .candidates import hash_candidates
-from .confirmation import ReferenceFeatures, confirm_candidate
+from .confirmation import ReferenceFeatures, confirm_candidate, denser
 from .geometry import Confirmation
 from .options import MatchOptions
 from .records import Match, QueryResult
@@ -184,7 +185,8 @@ class Matcher:
             return mirror_cache[0]
 
         confirmed_any = False
-        for candidate in candidates:
+        nearest_retry = partial(denser, features)  # more keypoints, for the nearest candidate only
+        for n, candidate in enumerate(candidates):
             if candidate.sha256 in matches:
                 continue
             ref_features = self.references.get(candidate.sha256, candidate.paths)
@@ -195,7 +197,9 @@ class Matcher:
             outcome = (
                 None
                 if ref_features is None
-                else confirm_candidate(image, features, mirrored, ref_features, candidate.variant)
+                else confirm_candidate(
+                    image, features, mirrored, ref_features, candidate.variant, nearest_retry if n == 0 else None
+                )
             )
             reason: str | None
             if outcome is None:  # the reference cannot be re-read: hashes alone, when very close
