@@ -124,24 +124,33 @@ def test_corpus_trap_hopper_is_not_grace_hopper():
         assert not check(reencode(a.convert("RGB")), features_of(b.convert("RGB"))).confirmed
 
 
-def test_a_copy_whose_drawn_text_crowds_out_its_keypoints_is_confirmed_with_more_of_them(tmp_path):
-    """Two big outlined lines across the middle hold the strongest corners of the picture: with the
-    first 1,500 query keypoints no mapping fits; the second try with 3,000 confirms, and says so."""
+TEXT_UNDER = FIXTURES / "article" / "valley-below-the-county-seat-960x640-1.jpg"
+
+
+@pytest.fixture(scope="module")
+def drawn_over():
+    """TEXT_UNDER under two big outlined lines across its middle, which hold the strongest corners of
+    the picture, re-encoded; and the reference's features."""
     from provenance.features import reference_features
-    from provenance.matching.confirmation import DENSE_FEATURES, confirm_candidate, denser
-    from provenance.matching.evidence import confirmation_story
     from provenance.testing.posted import _fit_size, _outlined
 
-    source = FIXTURES / "article" / "valley-below-the-county-seat-960x640-1.jpg"
-    with Image.open(source) as im:
+    with Image.open(TEXT_UNDER) as im:
         image = im.convert("RGB")
     draw = ImageDraw.Draw(image)
     for text, y, share in (("BREAKING NEWS", 0.30, 0.15), ("MUST SEE", 0.62, 0.13)):
         size = _fit_size(text, image.width * 0.85, image.height * share)
         _outlined(draw, (image.width / 2, image.height * y), text, size, "mm")
-    query = reencode(image, 85)
+    return reencode(image, 85), reference_features(str(TEXT_UNDER), TEXT_UNDER.name, 10**8)
+
+
+def test_a_copy_whose_drawn_text_crowds_out_its_keypoints_is_confirmed_with_more_of_them(drawn_over):
+    """With the first 1,500 query keypoints no mapping fits; the second try with 3,000 confirms, and
+    says so."""
+    from provenance.matching.confirmation import DENSE_FEATURES, confirm_candidate, denser
+    from provenance.matching.evidence import confirmation_story
+
+    query, reference = drawn_over
     features = features_of(query)
-    reference = reference_features(str(source), source.name, 10**8)
 
     first = confirm_candidate(query, features, features.mirrored, reference, "as is")
     assert not first.confirmed and "keypoint" in first.reason
@@ -154,3 +163,22 @@ def test_a_copy_whose_drawn_text_crowds_out_its_keypoints_is_confirmed_with_more
     assert second.extra["query_keypoints"] == DENSE_FEATURES == len(denser(features).points) > len(features.points)
     assert second.transform is not None and abs(second.transform.scale - 1) < 0.02
     assert f"among the query's {DENSE_FEATURES} strongest keypoints" in confirmation_story(second)
+
+
+def test_the_second_try_is_mirrored_for_every_variant_that_mirrors(drawn_over):
+    """Flipped upside down is a mirror image turned 180°: the second try must mirror the query, as for
+    "mirrored" (the geometry keeps orientation), or no mapping fits."""
+    from provenance.matching.confirmation import confirm_candidate, denser
+
+    query, reference = drawn_over
+    flipped = query.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    features = features_of(flipped)
+    first = confirm_candidate(flipped, features, features.mirrored, reference, "flipped vertically")
+    assert not first.confirmed and "keypoint" in first.reason
+
+    def dense(mirrored):
+        return denser(features, mirrored=mirrored)
+
+    second = confirm_candidate(flipped, features, features.mirrored, reference, "flipped vertically", dense)
+    assert second.confirmed, second.reason
+    assert second.transform is not None and second.transform.flip

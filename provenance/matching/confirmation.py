@@ -78,7 +78,7 @@ def confirm_candidate(
     if variant is not None and small.is_small(features):
         return small.confirm_small(features, reference, variant)
     if dense is not None and outcome.inliers < geometry.MIN_INLIERS:
-        flipped = variant == "mirrored"
+        flipped = variant is not None and small.reflects(variant)
         retry = geometry.confirm(dense(flipped), reference, mirrored=flipped)
         if retry.confirmed:
             retry.extra["query_keypoints"] = DENSE_FEATURES

@@ -54,6 +54,12 @@ def _orientation(variant: str, width: int, height: int) -> np.ndarray | None:
     return np.vstack([np.array(maps[variant], np.float64), [0, 0, 1]])
 
 
+def reflects(variant: str) -> bool:
+    """Whether the hash ``variant`` is a mirror image of the picture (a flip, turned or not)."""
+    turn = _orientation(variant, 1, 1)
+    return turn is not None and bool(np.linalg.det(turn[:2, :2]) < 0)
+
+
 def local_motion(query: np.ndarray, aligned: np.ndarray, inside: np.ndarray) -> float:
     """How far the detail of ``aligned`` must still move to land on ``query``: the 90th percentile of
     the dense optical flow (Farnebäck) over the query's edges inside the overlap, in pixels."""
@@ -77,7 +83,7 @@ def confirm_small(query: Features, reference: Features, variant: str) -> geometr
     turn = _orientation(variant, query.gray.shape[1], query.gray.shape[0])
     if turn is None:
         return geometry.Confirmation(False, reason=f"no thumbnail-scale check for the '{variant}' variant")
-    mirrored = bool(np.linalg.det(turn[:2, :2]) < 0)
+    mirrored = reflects(variant)
     qh, qw = query.gray.shape
     turned_size = (qh, qw) if abs(turn[0, 0]) < 0.5 else (qw, qh)  # (width, height) after the turn
     # the query as the reference is oriented, and the reference reduced to that size
