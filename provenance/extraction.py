@@ -229,8 +229,9 @@ def _forensics(
     structure = read_structure(source) if isinstance(source, bytes) and source[:3] == b"\xff\xd8\xff" else None
     png = read_png_structure(source) if isinstance(source, bytes) and structure is None else None
     preview = structure.photoshop_thumbnail if structure is not None else None
-    if preview is not None and structure is not None and structure.photoshop_thumbnail_jpeg:
-        jpeg, (main_phash, displayed) = structure.photoshop_thumbnail_jpeg, compared
+    jpeg = structure.photoshop_thumbnail_jpeg if structure is not None else None
+    if preview is not None and jpeg:
+        main_phash, displayed = compared
         seen = _quietly(
             record,
             "photoshop_thumbnail",

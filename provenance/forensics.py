@@ -135,9 +135,7 @@ def _structure_findings(structure: JpegStructure) -> list[dict[str, Any]]:
         out.extend(_thumbnail_distance(preview, "the Photoshop thumbnail", "Photoshop thumbnail"))
         width, height = structure.width, structure.height
         if width and height and preview["width"] and preview["height"]:
-            image_ratio = max(width, height) / min(width, height)
-            thumb_ratio = max(preview["width"], preview["height"]) / min(preview["width"], preview["height"])
-            if abs(image_ratio - thumb_ratio) > ASPECT_TOLERANCE * image_ratio:
+            if _another_shape((preview["width"], preview["height"]), (width, height)):
                 out.append(
                     finding(
                         "thumbnail-mismatch",
@@ -178,6 +176,11 @@ def _damaged(problems: list[str], what: str, rule: str) -> dict[str, Any]:
     )
 
 
+def _segment_order(structure: JpegStructure) -> list[str]:
+    """The kinds of the segments in file order, comments left out (programs put them anywhere)."""
+    return [k for k in structure.kinds() if k != "COM"]
+
+
 def _resave_findings(structure: JpegStructure, quality: int | None, metadata: dict[str, Any]) -> list[dict[str, Any]]:
     """A camera's metadata in a file whose encoding a libjpeg-based program wrote.
 
@@ -187,7 +190,7 @@ def _resave_findings(structure: JpegStructure, quality: int | None, metadata: di
     writes before the program's own segments; a camera writes its EXIF block first)."""
     if not metadata.get("make") or quality is None:
         return []
-    kinds = [k for k in structure.kinds() if k not in ("COM",)]
+    kinds = _segment_order(structure)
     if len(kinds) < 2 or kinds[0] != "JFIF" or "EXIF" not in kinds:
         return []
     return [
@@ -225,7 +228,7 @@ def _resave_by_exif_writer(
     layout = structure.exif_layout
     if not metadata.get("make") or quality is None or layout is None or not layout.packed:
         return []
-    kinds = [k for k in structure.kinds() if k != "COM"]
+    kinds = _segment_order(structure)
     if not kinds or kinds[0] != "EXIF" or not layout.records_orientation_and_resolution():
         return []
     if exif_dimensions is None or exif_dimensions != size:
@@ -314,15 +317,20 @@ def _thumbnail_distance(thumbnail: dict[str, Any], named: str, kind: str) -> lis
     ]
 
 
+def _another_shape(thumbnail: tuple[int, int], image: tuple[int, int]) -> bool:
+    """Whether the aspect ratios (long side over short side) differ by more than ASPECT_TOLERANCE."""
+    image_ratio = max(image) / max(1, min(image))
+    thumb_ratio = max(thumbnail) / max(1, min(thumbnail))
+    return abs(image_ratio - thumb_ratio) > ASPECT_TOLERANCE * image_ratio
+
+
 def _thumbnail_findings(thumbnail: dict[str, Any] | None, size: tuple[int, int] | None) -> list[dict[str, Any]]:
     if not thumbnail:
         return []
     out = _thumbnail_distance(thumbnail, "the embedded thumbnail", "EXIF thumbnail")
     tw, th = thumbnail.get("width"), thumbnail.get("height")
     if size and isinstance(tw, int) and isinstance(th, int) and tw and th and not thumbnail.get("letterbox_trimmed"):
-        image_ratio = max(size) / max(1, min(size))
-        thumb_ratio = max(tw, th) / max(1, min(tw, th))
-        if abs(image_ratio - thumb_ratio) > ASPECT_TOLERANCE * image_ratio:
+        if _another_shape((tw, th), size):
             out.append(
                 finding(
                     "thumbnail-mismatch",
