@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import partial
 
 import pytest
 from PIL import Image, ImageDraw, ImageOps
@@ -155,9 +156,7 @@ def test_a_copy_whose_drawn_text_crowds_out_its_keypoints_is_confirmed_with_more
     first = confirm_candidate(query, features, features.mirrored, reference, "as is")
     assert not first.confirmed and "keypoint" in first.reason
 
-    def dense(mirrored):
-        return denser(features, mirrored=mirrored)
-
+    dense = partial(denser, features)  # as the matcher gives it
     second = confirm_candidate(query, features, features.mirrored, reference, "as is", dense)
     assert second.confirmed, second.reason
     assert second.extra["query_keypoints"] == DENSE_FEATURES == len(denser(features).points) > len(features.points)
@@ -176,9 +175,7 @@ def test_the_second_try_is_mirrored_for_every_variant_that_mirrors(drawn_over):
     first = confirm_candidate(flipped, features, features.mirrored, reference, "flipped vertically")
     assert not first.confirmed and "keypoint" in first.reason
 
-    def dense(mirrored):
-        return denser(features, mirrored=mirrored)
-
+    dense = partial(denser, features)  # as the matcher gives it
     second = confirm_candidate(flipped, features, features.mirrored, reference, "flipped vertically", dense)
     assert second.confirmed, second.reason
     assert second.transform is not None and second.transform.flip
