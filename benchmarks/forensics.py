@@ -148,6 +148,7 @@ def main() -> None:
     full_size, fired_full = 0, Counter()
     unresized, fired_unresized = 0, Counter()
     untouched_count, fired_untouched = 0, Counter()
+    packed = 0
     started = time.perf_counter()
     for path in paths:
         record = fingerprint(path).to_dict()
@@ -160,6 +161,7 @@ def main() -> None:
         unresized += same
         clean = untouched(record)
         untouched_count += clean
+        packed += packed_exif(record)
         for code in codes(record):
             fired[code] += 1
             fired_full[code] += full
@@ -208,7 +210,6 @@ def main() -> None:
         print(f"{code:<24} " + " ".join(f"{c:>14}" for c in cells[:4]) + " " + " ".join(f"{c:>18}" for c in cells[4:]))
     for code, example in sorted(examples.items()):
         print(f"  e.g. {code}: {example}")
-    packed = sum(packed_exif(fingerprint(p).to_dict()) for p in originals)
     print(f"EXIF blocks packed as libexif and Exiv2 write them: {packed} of {len(originals)} originals")
     print(f"{'copies':<24} " + " ".join(f"{k:>18}" for k in kinds))
     rows = (
