@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import io
 
-import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import imagehash_fast
 from .decode import check_size
 from .hashes import distance
 
@@ -54,7 +54,7 @@ def thumbnail_record(
         trimmed = _trim_bars(thumb, main_size)
         if trimmed is not None:
             thumb, letterbox_trimmed = trimmed, True
-    phash = str(imagehash.phash(thumb))
+    phash = imagehash_fast.phash(thumb)  # imagehash's value without importing SciPy
     return {
         "width": width,
         "height": height,

@@ -1,5 +1,7 @@
 import io
 
+import exifread
+import imagehash
 from PIL import Image, ImageDraw
 
 from provenance import fingerprint
@@ -14,6 +16,15 @@ def test_camera_thumbnail_matches_its_photo():
     thumb = fingerprint(CAMERA).thumbnail
     assert (thumb["width"], thumb["height"]) == (160, 120)
     assert thumb["phash_distance"] <= 6
+
+
+def test_thumbnail_phash_is_imagehash_own_value():
+    """The thumbnail's pHash is computed without SciPy; imagehash, given the thumbnail, is the oracle."""
+    for path in (CAMERA, FIXTURES / "leak" / "35b833f721ed391380a8ddf159852b50.jpg"):
+        with open(path, "rb") as fh:
+            jpeg = exifread.process_file(fh, details=False)["JPEGThumbnail"]
+        with Image.open(io.BytesIO(jpeg)) as thumb:
+            assert fingerprint(path).thumbnail["phash"] == str(imagehash.phash(thumb))
 
 
 def test_photo_edited_after_capture_no_longer_matches_its_thumbnail():
