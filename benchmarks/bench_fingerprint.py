@@ -1,6 +1,7 @@
 """Fingerprinting speed per size class, against a floor and against the plain way, in one run.
 
     python benchmarks/bench_fingerprint.py [--repeat 3] [--corpus ../shared/corpus] [--breakdown] [--memory 10000]
+                                           [--against OTHER_CHECKOUT]
 
 Per-file work is what ``provenance fingerprint`` costs per file once started: the difference
 between running the command on a folder of n files and on a folder of the same files three times
@@ -16,9 +17,14 @@ Sets: the corpus's camera JPEGs of 8 MP and more, and 20 JPEGs of 8-16 MP cut fr
 photos (the corpus has few large JPEGs; hash_compat.py makes them the same way); its photos under
 2 MP (exif-samples, ukbench, packaged photos; the camera test files whose pictures were shrunk below
 0.1 MP counted apart); and the case a newsroom meets most, republished copies: the corpus's photos
-of 2 MP and more resized to 960x640 and saved at quality 82, in a temporary folder. Times are
-medians of --repeat runs; ratios travel between machines better than seconds. ``--jobs 2`` is
-measured on the corpus's camera set.
+of 2 MP and more resized to 960x640 and saved at quality 82, in a temporary folder. Times are the
+shortest of --repeat runs (on a shared machine noise only adds time: the shortest run is the one
+least disturbed); ratios travel between machines better than seconds. ``--jobs 2`` is measured on
+the 20 JPEGs cut from HEIC photos (the corpus's 6 camera JPEGs, 0.2 to 4 MB, are too few and too
+unequal to keep two workers equally busy).
+
+``--against DIR`` measures the command of another checkout (``git worktree add DIR 18e1901``) in
+the same run, its runs taken in turn with this checkout's, and prints the ratio of the two.
 """
 
 from __future__ import annotations
@@ -94,25 +100,36 @@ def same_work_plain(paths: list[str]) -> None:
             pass
 
 
-def median_time(function: Callable[[], object], repeat: int) -> float:
+def best_time(function: Callable[[], object], repeat: int) -> float:
+    """The shortest of ``repeat`` runs of ``function``, in seconds."""
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
         function()
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return min(times)
 
 
-def command_time(folder: Path, jobs: int, extra: tuple[str, ...] = ()) -> float:
-    """Seconds of one ``provenance fingerprint FOLDER`` run (records to /dev/null)."""
+def command_time(folder: Path, jobs: int, extra: tuple[str, ...] = (), tree: str | None = None) -> float:
+    """Seconds of one ``provenance fingerprint FOLDER`` run (records to /dev/null), of the checkout ``tree``
+    when given (put first on PYTHONPATH), else of the installed provenance."""
     command = [sys.executable, "-m", "provenance.cli", "fingerprint", str(folder), "--jobs", str(jobs), *extra]
+    env = dict(os.environ, PYTHONPATH=tree) if tree else None
     started = time.perf_counter()
-    subprocess.run([*command, "--quiet", "-o", os.devnull], check=False, stderr=subprocess.DEVNULL)
+    subprocess.run([*command, "--quiet", "-o", os.devnull], check=False, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - started
 
 
-def per_file_work(paths: list[str], scratch: Path, jobs: int, repeat: int, extra: tuple[str, ...] = ()) -> float:
-    """Seconds per file of the command, start-up and worker spawn set apart (3n files minus n files)."""
+def per_file_work(
+    paths: list[str],
+    scratch: Path,
+    jobs: int,
+    repeat: int,
+    extra: tuple[str, ...] = (),
+    trees: tuple[str | None, ...] = (None,),
+) -> list[float]:
+    """Seconds per file of the command of each of ``trees``, start-up and worker spawn set apart (3n files
+    minus n files); the trees' runs alternate, so a disturbance of the machine falls on all of them."""
     once, thrice = scratch / f"once-{id(paths)}", scratch / f"thrice-{id(paths)}"
     if not once.exists():
         for folder, copies in ((once, 1), (thrice, 3)):
@@ -120,9 +137,13 @@ def per_file_work(paths: list[str], scratch: Path, jobs: int, repeat: int, extra
             for copy in range(copies):
                 for index, path in enumerate(paths):
                     shutil.copyfile(path, folder / f"{copy}-{index:04d}{Path(path).suffix}")
-    one = median_time(lambda: command_time(once, jobs, extra), repeat)
-    three = median_time(lambda: command_time(thrice, jobs, extra), repeat)
-    return (three - one) / (2 * len(paths))
+    one: dict[str | None, list[float]] = {tree: [] for tree in trees}
+    three: dict[str | None, list[float]] = {tree: [] for tree in trees}
+    for _ in range(repeat):
+        for tree in trees:
+            one[tree].append(command_time(once, jobs, extra, tree))
+            three[tree].append(command_time(thrice, jobs, extra, tree))
+    return [(min(three[tree]) - min(one[tree])) / (2 * len(paths)) for tree in trees]
 
 
 def photos(corpus: Path, low: float, high: float) -> list[str]:
@@ -152,32 +173,42 @@ def republished(sources: list[str], folder: Path) -> list[str]:
 
 
 def compare(
-    title: str, paths: list[str], folder: Path, repeat: int, jobs: tuple[int, ...] = (1,), exact: bool = False
+    title: str,
+    paths: list[str],
+    folder: Path,
+    repeat: int,
+    jobs: tuple[int, ...] = (1,),
+    exact: bool = False,
+    against: str | None = None,
 ) -> None:
     megapixels = statistics.median(_megapixels(Path(p)) for p in paths)
-    print(f"\n{title}: {len(paths)} files, median {megapixels:.2f} MP, medians of {repeat} runs")
-    base = median_time(lambda: floor(paths), repeat) / len(paths)
-    naive = median_time(lambda: plain(paths), repeat) / len(paths)
-    same = median_time(lambda: same_work_plain(paths), repeat) / len(paths)
+    print(f"\n{title}: {len(paths)} files, median {megapixels:.2f} MP, shortest of {repeat} runs")
+    base = best_time(lambda: floor(paths), repeat) / len(paths)
+    naive = best_time(lambda: plain(paths), repeat) / len(paths)
+    same = best_time(lambda: same_work_plain(paths), repeat) / len(paths)
     print(f"  {'floor (read, 3 digests, draft decode)':<46} {base * 1000:7.2f} ms/file")
     print(f"  {'plain: md5 + imagehash.phash + exifread':<46} {naive * 1000:7.2f} ms/file  {naive / base:5.2f}x floor")
     print(f"  {'the same work the plain way':<46} {same * 1000:7.2f} ms/file  {same / base:5.2f}x floor")
-    work = {}
-    for n in jobs:
-        work[n] = per_file_work(paths, folder, n, repeat)
+    trees = (None, against) if against else (None,)
+
+    def report(label: str, extra: tuple[str, ...], n: int) -> float:
+        ours, *other = per_file_work(paths, folder, n, repeat, extra, trees)
         print(
-            f"  {f'provenance fingerprint --jobs {n}, per file':<46} {work[n] * 1000:7.2f} ms/file  "
-            f"{work[n] / base:5.2f}x floor  {naive / work[n]:5.2f}x faster than plain  "
-            f"{same / work[n]:5.2f}x faster than the same work plain"
+            f"  {label:<46} {ours * 1000:7.2f} ms/file  {ours / base:5.2f}x floor  {naive / ours:5.2f}x faster than "
+            f"plain  {same / ours:5.2f}x faster than the same work plain"
         )
+        for theirs in other:
+            print(
+                f"  {'  the other checkout':<46} {theirs * 1000:7.2f} ms/file  {theirs / base:5.2f}x floor  "
+                f"this checkout / the other: {ours / theirs:4.2f}x"
+            )
+        return ours
+
+    work = {n: report(f"provenance fingerprint --jobs {n}, per file", (), n) for n in jobs}
     if 1 in work and 2 in work:
         print(f"  --jobs 2 / --jobs 1 throughput: {work[1] / work[2]:4.2f}x")
     if exact:
-        full = per_file_work(paths, folder, 1, repeat, ("--exact-hashes",))
-        print(
-            f"  {'... with --exact-hashes, --jobs 1':<46} {full * 1000:7.2f} ms/file  {full / base:5.2f}x floor  "
-            f"{naive / full:5.2f}x faster than plain  {same / full:5.2f}x faster than the same work plain"
-        )
+        report("... with --exact-hashes, --jobs 1", ("--exact-hashes",), 1)
 
 
 def main() -> None:
@@ -186,6 +217,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--breakdown", action="store_true", help="also print where a fingerprint's time goes")
     parser.add_argument("--memory", type=int, default=0, help="also measure memory over this many generated files")
+    parser.add_argument("--against", metavar="DIR", help="also measure the command of the checkout in DIR")
     args = parser.parse_args()
     if not (args.corpus / "exif-samples").is_dir():
         sys.exit(f"corpus not found at {args.corpus}: pass --corpus")
@@ -198,11 +230,13 @@ def main() -> None:
         copies = republished(photos(args.corpus, 2, 1e9), folder)
         cut = [str(p) for p in camera_jpegs(args.corpus, 20, folder, low=8e6)]
         same_work_plain(camera[:1])  # imports and caches warmed before anything is timed
-        compare("camera-size photos (>= 8 MP)", camera, folder, args.repeat, jobs=(1, 2), exact=True)
-        compare("camera-size JPEGs cut from the corpus's HEIC photos (8-16 MP)", cut, folder, args.repeat, exact=True)
-        compare("small photos (0.1-2 MP)", small, folder, args.repeat, exact=True)
-        compare("republished copies (960x640, quality 82)", copies, folder, args.repeat, exact=True)
-        compare("camera test files shrunk below 0.1 MP", stubs, folder, args.repeat)
+        other = args.against
+        compare("camera-size photos (>= 8 MP)", camera, folder, args.repeat, (1,), True, other)
+        cut_title = "camera-size JPEGs cut from the corpus's HEIC photos (8-16 MP)"
+        compare(cut_title, cut, folder, args.repeat, (1, 2), True, other)
+        compare("small photos (0.1-2 MP)", small, folder, args.repeat, (1,), True, other)
+        compare("republished copies (960x640, quality 82)", copies, folder, args.repeat, (1,), True, other)
+        compare("camera test files shrunk below 0.1 MP", stubs, folder, args.repeat, (1,), False, other)
         if args.breakdown:
             breakdown("small photos (0.1-2 MP)", small, args.repeat)
             breakdown("camera-size photos (>= 8 MP)", camera, args.repeat)
