@@ -144,20 +144,26 @@ def drawn_over():
     return reencode(image, 85), reference_features(str(TEXT_UNDER), TEXT_UNDER.name, 10**8)
 
 
+def _tried_twice(query, reference, variant):
+    """The query's features, and its confirmation with the second try, once the first try alone has
+    failed for keypoints (asserted)."""
+    from provenance.matching.confirmation import confirm_candidate, denser
+
+    features = features_of(query)
+    first = confirm_candidate(query, features, features.mirrored, reference, variant)
+    assert not first.confirmed and "keypoint" in first.reason
+    dense = partial(denser, features)  # as the matcher gives it
+    return features, confirm_candidate(query, features, features.mirrored, reference, variant, dense)
+
+
 def test_a_copy_whose_drawn_text_crowds_out_its_keypoints_is_confirmed_with_more_of_them(drawn_over):
     """With the first 1,500 query keypoints no mapping fits; the second try with 3,000 confirms, and
     says so."""
-    from provenance.matching.confirmation import DENSE_FEATURES, confirm_candidate, denser
+    from provenance.matching.confirmation import DENSE_FEATURES, denser
     from provenance.matching.evidence import confirmation_story
 
     query, reference = drawn_over
-    features = features_of(query)
-
-    first = confirm_candidate(query, features, features.mirrored, reference, "as is")
-    assert not first.confirmed and "keypoint" in first.reason
-
-    dense = partial(denser, features)  # as the matcher gives it
-    second = confirm_candidate(query, features, features.mirrored, reference, "as is", dense)
+    features, second = _tried_twice(query, reference, "as is")
     assert second.confirmed, second.reason
     assert second.extra["query_keypoints"] == DENSE_FEATURES == len(denser(features).points) > len(features.points)
     assert second.transform is not None and abs(second.transform.scale - 1) < 0.02
@@ -167,15 +173,8 @@ def test_a_copy_whose_drawn_text_crowds_out_its_keypoints_is_confirmed_with_more
 def test_the_second_try_is_mirrored_for_every_variant_that_mirrors(drawn_over):
     """Flipped upside down is a mirror image turned 180°: the second try must mirror the query, as for
     "mirrored" (the geometry keeps orientation), or no mapping fits."""
-    from provenance.matching.confirmation import confirm_candidate, denser
-
     query, reference = drawn_over
     flipped = query.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
-    features = features_of(flipped)
-    first = confirm_candidate(flipped, features, features.mirrored, reference, "flipped vertically")
-    assert not first.confirmed and "keypoint" in first.reason
-
-    dense = partial(denser, features)  # as the matcher gives it
-    second = confirm_candidate(flipped, features, features.mirrored, reference, "flipped vertically", dense)
+    _, second = _tried_twice(flipped, reference, "flipped vertically")
     assert second.confirmed, second.reason
     assert second.transform is not None and second.transform.flip
